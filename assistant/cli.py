@@ -1,0 +1,221 @@
+"""The `paperscope` command: answers about research-paper abstracts.
+
+Argument parsing and printing only; every command calls the public
+API (`Assistant`, `ingest`, the eval and bench runners). Errors become one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import PaperScopeError
+from assistant.settings import Settings
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {"since": getattr(args, "since", None), "until": getattr(args, "until", None)}
+
+
+def _assistant(settings: Settings) -> Any:
+    from assistant.api import Assistant
+    from assistant.progress import bar
+
+    update, close = bar("Ingesting the bundled papers (first run)")
+    assistant = Assistant(settings, progress=update)
+    try:
+        assistant.index  # noqa: B018 - opens the index, ingesting the bundled papers on first run
+    finally:
+        close()
+    return assistant
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.progress import bar
+    from ingest.pipeline import ingest
+
+    update, close = bar("Embedding")
+    try:
+        report = ingest([Path(p) for p in args.paths] or None, settings, prune=args.prune, progress=update)
+    finally:
+        close()
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(f"{report.papers} papers: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+              f"{report.removed} removed; {report.chunks} chunks embedded in {report.seconds:.1f} s")
+        for failure in report.failed:
+            print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    hits = _assistant(settings).search(args.query, k=args.k, **_filters(args))
+    if args.json:
+        _print_json({"hits": [h.to_json() for h in hits]})
+        return 0
+    for rank, hit in enumerate(hits, start=1):
+        date = f" ({hit.published})" if hit.published else ""
+        print(f"{rank:>2}. {hit.title}{date}  [{hit.id}]  score {hit.score:.4f}")
+    return 0
+
+
+def _print_answer(answer: Any) -> None:
+    for citation in answer.citations:
+        date = f", {citation.published}" if citation.published else ""
+        print(f"[{citation.marker}] {citation.title}{date}\n    “{citation.evidence}”")
+    usage = answer.usage
+    tokens = f", {usage.prompt_tokens}+{usage.completion_tokens} tokens" if answer.mode == "llm" else ""
+    cost = f", ${usage.cost_usd:.5f}" if usage.cost_usd is not None else ""
+    model = f" ({usage.model})" if usage.model else ""
+    print(f"— {answer.mode}{model}, {answer.seconds:.2f} s{tokens}{cost}", file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _assistant(settings)
+    if args.json:
+        answer = assistant.ask(args.question, **_filters(args))
+        _print_json(answer.to_json())
+        return 0
+    shown = 0
+    answer = None
+    for answer in assistant.stream(args.question, **_filters(args)):
+        sys.stdout.write(answer.text[shown:])
+        sys.stdout.flush()
+        shown = len(answer.text)
+    print("\n")
+    if answer is not None:
+        if answer.error:
+            print(f"error: {answer.error}", file=sys.stderr)
+        _print_answer(answer)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _assistant(settings)
+    summary = assistant.summary()
+    print(f"PaperScope over {summary.describe()} ({assistant.mode} mode). Empty line or Ctrl-D quits.")
+    history: list[Any] = []
+    while True:
+        try:
+            message = input("\nyou> ").strip()
+        except EOFError:
+            break
+        if not message:
+            break
+        shown = 0
+        answer = None
+        sys.stdout.write("\n")
+        try:
+            for answer in assistant.stream_chat(message, history, **_filters(args)):
+                sys.stdout.write(answer.text[shown:])
+                sys.stdout.flush()
+                shown = len(answer.text)
+        except PaperScopeError as exc:
+            print(f"\nerror: {exc}", file=sys.stderr)
+            continue
+        print("\n")
+        if answer is not None:
+            _print_answer(answer)
+            history.append((message, answer))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.ui import serve
+
+    return serve(settings, host=args.host, port=args.port, share=args.share)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.harness import main as eval_main
+
+    return eval_main(args, settings)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.bench import main as bench_main
+
+    return bench_main(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paperscope", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (model calls, rebuilds)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index papers (no path: the bundled collection)")
+    p.add_argument("paths", nargs="*", help="listing .txt, .jsonl, .csv files, or folders (BEIR: the dataset folder)")
+    p.add_argument("--prune", action="store_true", help="remove papers that are no longer in the sources")
+    p.add_argument("--json", action="store_true", help="print one JSON summary")
+    p.set_defaults(run=cmd_ingest)
+
+    for name, helptext, arg in (("search", "find papers", "query"), ("ask", "answer a question", "question")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument(arg)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--since", help="only papers published on or after this date (YYYY[-MM[-DD]])")
+        p.add_argument("--until", help="only papers published on or before this date (YYYY[-MM[-DD]])")
+        if name == "search":
+            p.add_argument("--k", type=int, default=10, help="how many papers (default 10)")
+        p.set_defaults(run=cmd_search if name == "search" else cmd_ask)
+
+    p = sub.add_parser("chat", help="chat in the terminal; follow-up questions use the conversation")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.set_defaults(run=cmd_chat)
+
+    p = sub.add_parser("ui", help="open the chat in the browser (Gradio)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    p.set_defaults(run=cmd_ui)
+
+    p = sub.add_parser("eval", help="score the fixed question set; fail when quality drops")
+    p.add_argument("--split", choices=["dev", "test", "all"], default="test")
+    p.add_argument("--baseline", type=Path, help="baseline JSON to compare with (default: the committed one)")
+    p.add_argument("--update-baseline", action="store_true", help="write this run as the new baseline")
+    p.add_argument("--pipeline", choices=["paperscope", "naive"], default="paperscope",
+                   help="naive: a plain LlamaIndex VectorStoreIndex top-5, for comparison")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmarks: ingest, query, beir")
+    bench = p.add_subparsers(dest="bench", required=True)
+    b = bench.add_parser("ingest", help="whole-ingest vs raw-embedder throughput; unchanged re-ingest time")
+    b.add_argument("path", nargs="?", help="source to ingest (default: the bundled collection)")
+    b.add_argument("--json", action="store_true")
+    b = bench.add_parser("query", help="search and answer latency over a fixed question set; cold start")
+    b.add_argument("--json", action="store_true")
+    b = bench.add_parser("beir", help="retrieval quality on a BEIR dataset (nDCG@10, recall@100)")
+    b.add_argument("dir", type=Path)
+    b.add_argument("--split", default="test")
+    b.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+    try:
+        settings = Settings()
+        return int(args.run(args, settings))
+    except PaperScopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

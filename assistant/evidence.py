@@ -1,0 +1,77 @@
+"""Which sentence of an abstract answers a question, and how much of the question a paper covers.
+
+Scores are lexical (stemmed content words weighted by their rarity in the collection) with a
+bonus for sentences inside the chunk that dense retrieval matched, so the choice reflects both
+the question's words and its meaning without embedding every sentence at query time."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from assistant.sentences import split_sentences
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
+_STOP = set(STOPWORDS_EN) | {"paper", "papers", "use", "uses", "using", "used", "which", "propose", "proposes",
+                             "method", "approach", "work", "study", "show", "shows", "does", "model", "models"}
+_stemmer = Stemmer.Stemmer("english")
+CHUNK_BONUS = 0.15
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_stemmer.stemWord(word))
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words; a hyphenated word also yields its parts ("MCTS-DPO" -> mcts-dpo, mcts, dpo)."""
+    out = []
+    for word in _WORD.findall(text.lower()):
+        parts = [word, *word.split("-")] if "-" in word else [word]
+        out.extend(_stem(p) for p in parts if p and p not in _STOP and len(p) > 1)
+    return out
+
+
+class TermWeights:
+    """Inverse document frequency of terms over a set of documents (the collection's abstracts)."""
+
+    def __init__(self, documents: list[str]) -> None:
+        self.n = len(documents)
+        self.df: Counter[str] = Counter()
+        for doc in documents:
+            self.df.update(set(terms(doc)))
+
+    def idf(self, term: str) -> float:
+        return math.log(1 + (self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+
+def coverage(query_terms: list[str], text: str, weights: TermWeights) -> float:
+    """Share of the query's term weight that `text` contains (0..1)."""
+    unique = set(query_terms)
+    total = sum(weights.idf(t) for t in unique)
+    if total == 0:
+        return 0.0
+    present = set(terms(text))
+    return sum(weights.idf(t) for t in unique if t in present) / total
+
+
+def best_sentences(query: str, abstract: str, weights: TermWeights, matched_chunk: str = "",
+                   n: int = 1) -> list[tuple[str, float]]:
+    """The abstract's `n` sentences that best answer `query`, best first, with their scores."""
+    sentences = split_sentences(abstract)
+    if not sentences:
+        return []
+    query_terms = terms(query)
+    scored = []
+    for position, sentence in enumerate(sentences):
+        score = coverage(query_terms, sentence, weights)
+        if matched_chunk and sentence in matched_chunk:
+            score += CHUNK_BONUS
+        score -= 0.002 * position  # on a tie, the earlier sentence (usually the thesis) wins
+        scored.append((sentence, score))
+    return sorted(scored, key=lambda s: -s[1])[:n]

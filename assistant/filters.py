@@ -1,0 +1,86 @@
+"""Metadata filters on a search or question: publication date range and author count.
+
+One definition serves both sides of hybrid retrieval: `to_chroma_where` for the Chroma
+collection, `matches` for the keyword side and the catalog."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.errors import PaperScopeError
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def date_bound(text: str, *, end: bool) -> int:
+    """'2024' -> 20240101 (or 20241231 as an end); '2024-03' -> 20240301 / 20240331; '2024-03-05' -> 20240305."""
+    match = _DATE.match(text.strip())
+    if not match:
+        raise PaperScopeError(f"Not a date: {text!r}. Use YYYY, YYYY-MM or YYYY-MM-DD, e.g. --since 2024-01.")
+    year, month, day = match.group(1), match.group(2), match.group(3)
+    if day:
+        return int(f"{year}{month}{day}")
+    if month:
+        return int(f"{year}{month}{'31' if end else '01'}")
+    return int(f"{year}{'1231' if end else '0101'}")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which papers a query may return. Dates are inclusive; a paper whose date lacks a year
+    never matches a date bound (its year is unknown)."""
+
+    since: str | None = None
+    until: str | None = None
+    authors: int | None = None
+    min_authors: int | None = None
+    max_authors: int | None = None
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> Filters:
+        unknown = set(kwargs) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise PaperScopeError(
+                f"Unknown filter(s) {sorted(unknown)}; use since, until, authors, min_authors or max_authors."
+            )
+        filters = cls(**{k: v for k, v in kwargs.items() if v is not None})
+        filters.bounds()  # validate dates now, with a clear message
+        return filters
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.since, self.until, self.authors, self.min_authors, self.max_authors))
+
+    def bounds(self) -> tuple[int | None, int | None]:
+        low = date_bound(self.since, end=False) if self.since else None
+        high = date_bound(self.until, end=True) if self.until else None
+        return low, high
+
+    def _conditions(self) -> list[tuple[str, str, int]]:
+        """(metadata key, Chroma operator, value) triples, all of which must hold."""
+        low, high = self.bounds()
+        candidates = [
+            ("published_ord", "$gte", low),
+            ("published_ord", "$lte", high),
+            ("authors", "$eq", self.authors),
+            ("authors", "$gte", self.min_authors),
+            ("authors", "$lte", self.max_authors),
+        ]
+        return [(key, op, value) for key, op, value in candidates if value is not None]
+
+    def to_chroma_where(self) -> dict[str, Any] | None:
+        clauses = [{key: {op: value}} for key, op, value in self._conditions()]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        for key, op, value in self._conditions():
+            have = record.get(key)
+            if have is None or not _COMPARE[op](have, value):
+                return False
+        return True
+
+
+_COMPARE = {"$gte": lambda a, b: a >= b, "$lte": lambda a, b: a <= b, "$eq": lambda a, b: a == b}

@@ -1,0 +1,99 @@
+"""PaperScope's one settings object: every knob, its default and its environment variable.
+
+Nothing else in the project reads the environment; collaborators receive a `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+
+def _default_home() -> Path:
+    # XDG data dir when set, else ~/.local/share: the per-user place for data that outlives a run.
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "paperscope"
+
+
+class Settings(BaseSettings):
+    """Configuration, read from `PAPERSCOPE_*` environment variables (and `OPENAI_API_KEY`)."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERSCOPE_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Data folder: the embedded Chroma store, the keyword index and the ingest lock.",
+    )
+    collection: str = Field(
+        default="papers",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$",
+        description="Name of the Chroma collection that holds the papers.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a `chroma run` server (e.g. http://127.0.0.1:8000). Unset: embedded store under `home`.",
+    )
+
+    embed_model: str = Field(
+        default=DEFAULT_EMBED_MODEL,
+        description="Embedding model. The default runs locally on onnxruntime; any other name is "
+        "requested from the OpenAI-compatible endpoint at `embed_base_url`.",
+    )
+    embed_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible embeddings endpoint for a hosted `embed_model` (unset: api.openai.com).",
+    )
+    embed_batch_size: int = Field(default=32, ge=1, le=2048, description="Texts per embedding call.")
+
+    chunk_size: int = Field(
+        default=200, ge=32, le=8192, description="Largest chunk, in tiktoken (cl100k_base) tokens, title excluded."
+    )
+    chunk_overlap: int = Field(default=32, ge=0, le=1024, description="Tokens shared by neighbouring chunks.")
+
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp, …), e.g. http://127.0.0.1:8080/v1. "
+        "Setting it, or an API key, switches answers to LLM mode.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PAPERSCOPE_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"),
+        description="API key for the LLM endpoint (`PAPERSCOPE_LLM_API_KEY` or `OPENAI_API_KEY`).",
+    )
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one LLM call.")
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed LLM call.")
+    llm_max_tokens: int = Field(default=512, ge=16, description="Largest completion, in tokens.")
+    llm_context_window: int = Field(default=4096, ge=512, description="The model's context window, in tokens.")
+    llm_price_prompt: float | None = Field(
+        default=None, ge=0, description="Price in USD per million prompt tokens; with it answers report cost."
+    )
+    llm_price_completion: float | None = Field(
+        default=None, ge=0, description="Price in USD per million completion tokens."
+    )
+
+    ui_auth: str | None = Field(
+        default=None, description="`user:password` the chat UI asks for. Required in spirit off 127.0.0.1."
+    )
+
+    ingest_lock_timeout: float = Field(
+        default=0.0, ge=0, description="Seconds an ingest waits for another running ingest before it stops."
+    )
+
+    @property
+    def llm_enabled(self) -> bool:
+        """True when an LLM endpoint or key is configured: answers then come from the LLM."""
+        return self.llm_base_url is not None or self.llm_api_key is not None
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def keyword_path(self) -> Path:
+        return self.home / "keyword" / self.collection

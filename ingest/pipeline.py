@@ -1,0 +1,174 @@
+"""Incremental ingest: sources -> chunks -> embeddings -> the paper index.
+
+Unchanged papers (same content hash) are skipped and never re-embedded; changed papers are
+replaced chunk by chunk with upserts, so a killed ingest leaves every paper readable; `prune`
+removes papers no longer in the sources. One ingest at a time per data folder (a file lock)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import TextNode
+
+from assistant.errors import IndexNotReadyError
+from assistant.index import PaperIndex
+from assistant.settings import Settings
+from ingest.chunking import chunk_id, chunk_paper, embed_text
+from ingest.papers import Paper
+from ingest.sources import bundled_collection, load_sources
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (papers embedded so far, papers to embed)
+
+
+@dataclass
+class IngestReport:
+    papers: int = 0  # distinct papers in the sources that were read
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0  # chunks embedded and written by this run
+    failed: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "papers": self.papers, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "removed": self.removed, "chunks": self.chunks, "failed": self.failed, "seconds": round(self.seconds, 3),
+        }
+
+
+@contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """Hold the data folder's ingest lock; wait up to `ingest_lock_timeout` seconds for it.
+    The OS drops the lock when its holder dies, even by kill -9."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    path = settings.home / "ingest.lock"
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + settings.ingest_lock_timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise IndexNotReadyError(
+                        f"Another ingest (pid {holder}) is writing to {settings.home}. Wait for it to finish, or "
+                        "set PAPERSCOPE_INGEST_LOCK_TIMEOUT=<seconds> to wait for it automatically."
+                    ) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _embed(nodes: list[TextNode], embedder: BaseEmbedding) -> None:
+    texts = [embed_text(str(n.metadata["title"]), n.get_content()) for n in nodes]
+    for node, vector in zip(nodes, embedder.get_text_embedding_batch(texts), strict=True):
+        node.embedding = vector
+
+
+def ingest(
+    paths: list[Path] | None,
+    settings: Settings,
+    *,
+    prune: bool = False,
+    embedder: BaseEmbedding | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the index in line with `paths` (None: the bundled collection). Files that fail are
+    reported in `failed`; the rest still ingest, and nothing of a failed file's papers is removed.
+
+    Without `prune`, sources add to what is stored: a paper keeps the listings and metadata it
+    already had. With `prune`, the sources are the whole truth and stored papers absent from
+    them are removed (unless a file failed, when nothing is removed)."""
+    started = time.perf_counter()
+    papers, failures = load_sources(paths if paths else bundled_collection())
+    report = IngestReport(papers=len(papers), failed=[{"path": f.path, "error": f.reason} for f in failures])
+    with ingest_lock(settings):
+        index = PaperIndex(settings, embedder=embedder)
+        stored = {r["paper_id"]: r for r in index.paper_records()}
+        embed: list[Paper] = []
+        relabel: list[Paper] = []
+        for paper in papers.values():
+            old = stored.get(paper.id)
+            if old is None:
+                report.added += 1
+                embed.append(paper)
+                continue
+            if not prune:
+                paper.fill_gaps(Paper.from_record(old))
+            if old.get("content_hash") == paper.content_hash:
+                report.unchanged += 1
+                continue
+            report.updated += 1
+            (relabel if old.get("text_hash") == paper.text_hash else embed).append(paper)
+        gone = [pid for pid in stored if pid not in papers] if prune else []
+        if gone and failures:
+            log.warning("not pruning: %d source file(s) failed, and their papers would be lost", len(failures))
+            gone = []
+        if embed or relabel or gone:
+            _write(index, embed, relabel, gone, stored, settings, progress, report)
+        elif index.catalog().fingerprint == "dirty":
+            index.end_write()  # an earlier ingest was killed mid-write: restamp what Chroma holds
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _chunk_count(record: dict[str, Any] | None) -> int:
+    return int(record.get("chunks", 1)) if record else 0
+
+
+def _write(
+    index: PaperIndex,
+    embed: list[Paper],
+    relabel: list[Paper],
+    gone: list[str],
+    stored: dict[str, dict[str, Any]],
+    settings: Settings,
+    progress: Progress | None,
+    report: IngestReport,
+) -> None:
+    index.begin_write()
+    index.relabel([n for p in relabel for n in chunk_paper(p, settings.chunk_size, settings.chunk_overlap)])
+    batch_papers = max(1, settings.embed_batch_size)
+    if progress:
+        progress(0, len(embed))
+    for start in range(0, len(embed), batch_papers):
+        batch = embed[start : start + batch_papers]
+        nodes: list[TextNode] = []
+        stale: list[str] = []
+        for paper in batch:
+            chunks = chunk_paper(paper, settings.chunk_size, settings.chunk_overlap)
+            nodes.extend(chunks)
+            stale.extend(chunk_id(paper.id, i) for i in range(len(chunks), _chunk_count(stored.get(paper.id))))
+        _embed(nodes, index.embedder)
+        index.upsert(nodes)  # replaces a changed paper's chunks in place
+        index.delete_chunks(stale)  # then drops the chunks it no longer has
+        report.chunks += len(nodes)
+        if progress:
+            progress(start + len(batch), len(embed))
+    for pid in gone:
+        index.delete_chunks([chunk_id(pid, i) for i in range(_chunk_count(stored[pid]))])
+    report.removed = len(gone)
+    index.end_write()
