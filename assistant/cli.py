@@ -187,16 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_eval)
 
-    p = sub.add_parser("bench", help="benchmarks: ingest, query, beir")
+    p = sub.add_parser("bench", help="benchmarks (ingest throughput)")
     bench = p.add_subparsers(dest="bench", required=True)
     b = bench.add_parser("ingest", help="whole-ingest vs raw-embedder throughput; unchanged re-ingest time")
     b.add_argument("path", nargs="?", help="source to ingest (default: the bundled collection)")
-    b.add_argument("--json", action="store_true")
-    b = bench.add_parser("query", help="search and answer latency over a fixed question set; cold start")
-    b.add_argument("--json", action="store_true")
-    b = bench.add_parser("beir", help="retrieval quality on a BEIR dataset (nDCG@10, recall@100)")
-    b.add_argument("dir", type=Path)
-    b.add_argument("--split", default="test")
     b.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_bench)
     return parser

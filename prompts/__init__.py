@@ -1,0 +1,1 @@
+"""Prompt templates, one text file each, with named `{placeholders}`."""
