@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -40,14 +39,12 @@ class Assistant:
         self,
         settings: Settings | None = None,
         *,
-        llm: Any | None = None,
         embedder: Any | None = None,
         progress: Callable[[int, int], None] | None = None,
         fusion: FusionConfig | None = None,
         bar: RelevanceBar | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self._llm = llm
         self._embedder = embedder
         self._progress = progress
         self._fusion = fusion
@@ -73,14 +70,8 @@ class Assistant:
 
     @property
     def mode(self) -> str:
-        """'extractive', or 'llm' when an LLM endpoint or key is configured."""
-        return "llm" if (self._llm is not None or self.settings.llm_enabled) else "extractive"
-
-    @cached_property
-    def generator(self) -> Any:
-        from assistant.generation import Generator
-
-        return Generator(self.settings, llm=self._llm)
+        """How answers are made: 'extractive' (quoted, cited abstract sentences)."""
+        return "extractive"
 
     def _term_weights(self) -> TermWeights:
         catalog = self.index.catalog()
@@ -100,10 +91,7 @@ class Assistant:
 
     def ask(self, question: str, **filters: Any) -> Answer:
         """Answer `question` from the collection, citing the papers it draws on."""
-        final = None
-        for final in self.stream(question, **filters):
-            pass
-        assert final is not None  # stream always yields a final answer
+        *_, final = self.stream(question, **filters)
         return final
 
     def stream(self, question: str, **filters: Any) -> Iterator[Answer]:
@@ -113,10 +101,7 @@ class Assistant:
     def chat(self, message: str, history: Sequence[Turn] = (), **filters: Any) -> Answer:
         """Answer `message` in the context of earlier turns; "which of those…" refers to the
         papers cited in the previous answer."""
-        final = None
-        for final in self.stream_chat(message, history, **filters):
-            pass
-        assert final is not None
+        *_, final = self.stream_chat(message, history, **filters)
         return final
 
     def stream_chat(self, message: str, history: Sequence[Turn] = (), **filters: Any) -> Iterator[Answer]:
@@ -132,8 +117,6 @@ class Assistant:
         if intent.follow_up and history:
             previous = history[-1][1]
             restrict = {c.id for c in previous.citations} or None
-            if self.mode == "llm":
-                intent = replace(intent, query=self.generator.condense(question, history))
         weights = self._term_weights()
         summary = self.summary()
         if intent.metadata_only and restrict is None:
@@ -145,12 +128,6 @@ class Assistant:
         pool = LIST_POOL if intent.is_list else SEARCH_POOL
         hits = self.retriever.search(intent.query, max(pool, len(restrict or ())), intent.filters, restrict)
         retrieval_seconds = time.perf_counter() - started
-        if self.mode == "llm":
-            for partial in self.generator.stream(intent, hits, summary, weights, self.bar):
-                partial.usage.retrieval_seconds = retrieval_seconds
-                partial.seconds = time.perf_counter() - started
-                yield partial
-            return
         result = extractive.answer(intent, hits, summary, weights, self.bar)
         result.usage.retrieval_seconds = retrieval_seconds
         result.usage.candidates_screened = len(hits)

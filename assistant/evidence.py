@@ -17,7 +17,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from assistant.sentences import split_sentences
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
-_STOP = set(STOPWORDS_EN) | {"paper", "papers", "use", "uses", "using", "used", "which", "propose", "proposes",
+_STOP = set(STOPWORDS_EN) | {"paper", "papers", "use", "uses", "using", "used", "which", "those", "them", "propose", "proposes",
                              "method", "approach", "work", "study", "show", "shows", "does", "model", "models"}
 _stemmer = Stemmer.Stemmer("english")
 CHUNK_BONUS = 0.15
@@ -30,7 +30,7 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Stemmed content words; a hyphenated word also yields its parts ("MCTS-DPO" -> mcts-dpo, mcts, dpo)."""
-    out = []
+    out: list[str] = []
     for word in _WORD.findall(text.lower()):
         parts = [word, *word.split("-")] if "-" in word else [word]
         out.extend(_stem(p) for p in parts if p and p not in _STOP and len(p) > 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlparse
@@ -101,6 +102,8 @@ class PaperIndex:
         return ChromaVectorStore(chroma_collection=self.collection)
 
     def _generation(self) -> str:
+        self.collection  # noqa: B018 - creates the collection on first use and refuses a mismatched embedder
+        # the cached Collection's metadata is a snapshot: read the current generation afresh
         return str((self._client.get_collection(self.settings.collection, embedding_function=None).metadata or {})
                    .get("generation", _DIRTY))
 
@@ -110,7 +113,7 @@ class PaperIndex:
     # -- reading ----------------------------------------------------------------------------
     def paper_records(self) -> list[dict[str, Any]]:
         """Every paper's metadata and abstract, read from its first chunk in Chroma."""
-        records = []
+        records: list[dict[str, Any]] = []
         total = self.collection.count()
         for offset in range(0, total, 5000):
             got = self.collection.get(where={"chunk": 0}, include=["metadatas"], limit=5000, offset=offset)
@@ -145,19 +148,20 @@ class PaperIndex:
     def begin_write(self) -> None:
         self._set_generation(_DIRTY)
 
-    def upsert(self, nodes: list[BaseNode]) -> None:
+    def upsert(self, nodes: Sequence[BaseNode]) -> None:
         """Insert or replace chunks (with their embeddings set) by id, atomically per batch."""
         for start in range(0, len(nodes), _WRITE_BATCH):
             batch = nodes[start : start + _WRITE_BATCH]
-            metadatas = [node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch]
+            metadatas: Any = [node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch]
+            embeddings: Any = [n.get_embedding() for n in batch]
             self.collection.upsert(
                 ids=[n.node_id for n in batch],
-                embeddings=[n.get_embedding() for n in batch],
+                embeddings=embeddings,
                 metadatas=metadatas,
                 documents=[n.get_content() for n in batch],
             )
 
-    def relabel(self, nodes: list[BaseNode]) -> None:
+    def relabel(self, nodes: Sequence[BaseNode]) -> None:
         """Replace the metadata of stored chunks whose text (and so embedding) is unchanged."""
         for start in range(0, len(nodes), _WRITE_BATCH):
             batch = nodes[start : start + _WRITE_BATCH]

@@ -36,7 +36,8 @@ class HybridRetriever:
         self.index = index
         self.fusion = fusion or FusionConfig()
 
-    def dense(self, query: str, depth: int, filters: Filters) -> dict[str, tuple[float, str]]:
+    def dense(self, query: str, depth: int, filters: Filters,
+              restrict: set[str] | None = None) -> dict[str, tuple[float, str]]:
         """paper id -> (cosine similarity, id of its best chunk), best first.
 
         Asks Chroma for distances only: fetching metadata for every candidate chunk costs more
@@ -45,10 +46,15 @@ class HybridRetriever:
         total = collection.count()
         if total == 0:
             return {}
+        embedding: Any = [self.index.embedder.get_query_embedding(query)]
+        where = filters.to_chroma_where()
+        if restrict is not None:
+            only: dict[str, Any] = {"paper_id": {"$in": sorted(restrict)}}
+            where = {"$and": [where, only]} if where else only
         result = collection.query(
-            query_embeddings=[self.index.embedder.get_query_embedding(query)],
+            query_embeddings=embedding,
             n_results=min(depth * 2, total),
-            where=filters.to_chroma_where(),
+            where=where,
             include=["distances"],
         )
         best: dict[str, tuple[float, str]] = {}
@@ -68,7 +74,7 @@ class HybridRetriever:
         if restrict is not None:
             allowed = (allowed if allowed is not None else set(records)) & restrict
         depth = max(self.fusion.depth, k)
-        dense = self.dense(query, depth if restrict is None else max(depth, len(restrict)), filters)
+        dense = self.dense(query, depth, filters, restrict)
         if allowed is not None:
             dense = {pid: v for pid, v in dense.items() if pid in allowed}
         keyword = dict(catalog.search(query, depth, allowed))

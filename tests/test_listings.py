@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import SEEDS
 
 from assistant.errors import SourceError
 from ingest.listings import parse_date, parse_listing
 from ingest.papers import Paper, normalise_title, paper_id
 from ingest.sources import bundled_collection, load_sources
-from conftest import SEEDS
 
 EXPECTED_COUNTS = {"000": 74, "001": 75, "002": 33, "003": 263, "004": 74}
 CHROME = {"new", "subscribe", "daily papers", "byak and the research community",

@@ -89,8 +89,9 @@ def test_beir_corpus_keeps_ids(tmp_path: Path) -> None:
 
 
 def test_folder_of_mixed_sources(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "sources"
+    (tmp_path / "sub").mkdir(parents=True)
     write_jsonl(tmp_path / "a.jsonl", [{"title": "Fusion Retrieval", "abstract": ABSTRACT_A}])
-    (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.csv").write_text(f"title,abstract\nByte Tokenizers,{ABSTRACT_B}\n")
     (tmp_path / "notes.md").write_text("not a source")
     papers, failed = load_sources([tmp_path])

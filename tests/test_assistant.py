@@ -1,0 +1,97 @@
+"""The public API and CLI over the real bundled index (real MiniLM, real embedded Chroma):
+hybrid search with filters, extractive cited answers, metadata answers, abstention, follow-ups."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from assistant import CANNOT_ANSWER, Assistant, PaperScopeError, Settings
+
+IMPLICIT_PRM = {"free-process-rewards-without-process-labels", "process-reinforcement-through-implicit-rewards"}
+
+
+@pytest.fixture
+def assistant(bundled_settings: Settings) -> Assistant:
+    return Assistant(bundled_settings)
+
+
+def test_search_ranks_the_paper_that_matches(assistant: Assistant) -> None:
+    hits = assistant.search("Monte Carlo Tree Search preference learning for LLM reasoning", k=5)
+    assert hits[0].id == "monte-carlo-tree-search-boosts-reasoning-via-iterative-preference-learning"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.text and h.text in h.abstract for h in hits)
+
+
+def test_search_filters_apply_to_both_sides(assistant: Assistant) -> None:
+    hits = assistant.search("reasoning", k=10, since="2025")
+    assert hits and all(h.published and h.published >= "2025-01-01" for h in hits)
+    two = assistant.search("learning", k=10, authors=2)
+    assert two and all(h.authors == 2 for h in two)
+
+
+def test_unknown_filter_is_refused_with_the_valid_names(assistant: Assistant) -> None:
+    with pytest.raises(PaperScopeError, match="since, until"):
+        assistant.search("x", year=2024)
+
+
+def test_which_papers_lists_every_implicit_prm_paper_with_evidence(assistant: Assistant) -> None:
+    answer = assistant.ask("Which papers use implicit PRMs?")
+    assert not answer.abstained and answer.mode == "extractive"
+    cited = {c.id for c in answer.citations}
+    assert IMPLICIT_PRM <= cited
+    retrieved = {h.id for h in answer.retrieved}
+    for citation in answer.citations:
+        assert citation.id in retrieved  # never a paper that was not retrieved
+        assert citation.evidence in citation.abstract
+        assert f"[{citation.marker}]" in answer.text
+
+
+def test_metadata_questions_are_exact(assistant: Assistant) -> None:
+    records = assistant.index.catalog().records
+    two = assistant.ask("Which papers have exactly two authors?")
+    assert {c.id for c in two.citations} == {r["paper_id"] for r in records if r.get("authors") == 2}
+    most = assistant.ask("Which paper has the most authors?")
+    top = max(r["authors"] for r in records if r.get("authors"))
+    assert {c.id for c in most.citations} == {r["paper_id"] for r in records if r.get("authors") == top}
+    year = assistant.ask("Which papers were published in 2025?")
+    expected = {r["paper_id"] for r in records if str(r.get("published", "")).startswith("2025")}
+    assert {c.id for c in year.citations} == expected
+
+
+def test_off_topic_question_abstains_and_names_the_collection(assistant: Assistant) -> None:
+    answer = assistant.ask("What is the best sourdough bread recipe for high altitude baking?")
+    assert answer.abstained and not answer.citations
+    assert answer.text.startswith(CANNOT_ANSWER)
+    assert "465 papers" in answer.text and "2017-" in answer.text
+
+
+def test_follow_up_looks_only_at_the_previous_papers(assistant: Assistant) -> None:
+    first = assistant.chat("Which papers use Monte Carlo tree search?")
+    assert not first.abstained
+    follow = assistant.chat("Which of those use DPO?", [("Which papers use Monte Carlo tree search?", first)])
+    assert follow.citations
+    assert {c.id for c in follow.citations} <= {c.id for c in first.citations}
+
+
+def test_cli_ask_and_search_print_the_documented_json(bundled_settings: Settings) -> None:
+    env = {**os.environ, "PAPERSCOPE_HOME": str(bundled_settings.home)}
+    ask = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "Which papers use implicit PRMs?", "--json"],
+                         capture_output=True, text=True, env=env, check=True)
+    payload = json.loads(ask.stdout)
+    assert set(payload) >= {"answer", "mode", "abstained", "citations", "usage", "seconds"}
+    assert set(payload["citations"][0]) >= {"id", "title", "published", "score", "evidence"}
+    search = subprocess.run([sys.executable, "-m", "assistant.cli", "search", "diffusion time series", "--json",
+                             "--k", "3"], capture_output=True, text=True, env=env, check=True)
+    hits = json.loads(search.stdout)["hits"]
+    assert len(hits) == 3 and set(hits[0]) == {"id", "title", "published", "score", "text"}
+
+
+def test_empty_custom_collection_says_to_ingest(settings: Settings) -> None:
+    assistant = Assistant(settings.model_copy(update={"collection": "mine"}))
+    with pytest.raises(PaperScopeError, match="paperscope ingest"):
+        assistant.search("anything")
