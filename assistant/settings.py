@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         return self.llm_base_url is not None or self.llm_api_key is not None
 
     @property
+    def embedder_id(self) -> str:
+        """What an index records about the embedder that built it; a mismatch refuses queries."""
+        if self.embed_model == DEFAULT_EMBED_MODEL:
+            return f"local:{DEFAULT_EMBED_MODEL}:int8-onnx"
+        return f"openai:{self.embed_base_url or 'api.openai.com'}:{self.embed_model}"
+
+    @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
 

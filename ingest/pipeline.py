@@ -14,17 +14,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import TextNode
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import IndexNotReadyError
 from assistant.index import PaperIndex
 from assistant.settings import Settings
-from ingest.chunking import chunk_id, chunk_paper, embed_text
 from ingest.papers import Paper
 from ingest.sources import bundled_collection, load_sources
+
+if TYPE_CHECKING:  # llama_index takes a second to import: an unchanged re-ingest never needs it
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import TextNode
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
 
 
 def _embed(nodes: list[TextNode], embedder: BaseEmbedding) -> None:
+    from ingest.chunking import embed_text
+
     texts = [embed_text(str(n.metadata["title"]), n.get_content()) for n in nodes]
     for node, vector in zip(nodes, embedder.get_text_embedding_batch(texts), strict=True):
         node.embedding = vector
@@ -149,6 +151,8 @@ def _write(
     progress: Progress | None,
     report: IngestReport,
 ) -> None:
+    from ingest.chunking import chunk_id, chunk_paper
+
     index.begin_write()
     index.relabel([n for p in relabel for n in chunk_paper(p, settings.chunk_size, settings.chunk_overlap)])
     batch_papers = max(1, settings.embed_batch_size)
