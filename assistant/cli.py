@@ -128,18 +128,6 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.ui import serve
-
-    return serve(settings, host=args.host, port=args.port, share=args.share)
-
-
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from evals.harness import main as eval_main
-
-    return eval_main(args, settings)
-
-
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from evals.bench import main as bench_main
 
@@ -171,21 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since")
     p.add_argument("--until")
     p.set_defaults(run=cmd_chat)
-
-    p = sub.add_parser("ui", help="open the chat in the browser (Gradio)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    p.set_defaults(run=cmd_ui)
-
-    p = sub.add_parser("eval", help="score the fixed question set; fail when quality drops")
-    p.add_argument("--split", choices=["dev", "test", "all"], default="test")
-    p.add_argument("--baseline", type=Path, help="baseline JSON to compare with (default: the committed one)")
-    p.add_argument("--update-baseline", action="store_true", help="write this run as the new baseline")
-    p.add_argument("--pipeline", choices=["paperscope", "naive"], default="paperscope",
-                   help="naive: a plain LlamaIndex VectorStoreIndex top-5, for comparison")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks (ingest throughput)")
     bench = p.add_subparsers(dest="bench", required=True)

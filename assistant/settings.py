@@ -77,10 +77,6 @@ class Settings(BaseSettings):
         default=None, ge=0, description="Price in USD per million completion tokens."
     )
 
-    ui_auth: str | None = Field(
-        default=None, description="`user:password` the chat UI asks for. Required in spirit off 127.0.0.1."
-    )
-
     ingest_lock_timeout: float = Field(
         default=0.0, ge=0, description="Seconds an ingest waits for another running ingest before it stops."
     )
