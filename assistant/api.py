@@ -49,7 +49,7 @@ class Assistant:
         self._progress = progress
         self._fusion = fusion
         self.bar = bar or RelevanceBar()
-        self._weights: tuple[str, TermWeights] | None = None
+        self._derived: tuple[str, TermWeights, CollectionSummary] | None = None
 
     # -- set-up -----------------------------------------------------------------------------
     @cached_property
@@ -73,16 +73,17 @@ class Assistant:
         """How answers are made: 'extractive' (quoted, cited abstract sentences)."""
         return "extractive"
 
-    def _term_weights(self) -> TermWeights:
+    def _collection_stats(self) -> tuple[TermWeights, CollectionSummary]:
+        """Term weights and summary of the collection, recomputed only when an ingest changed it."""
         catalog = self.index.catalog()
-        if self._weights is None or self._weights[0] != catalog.fingerprint:
+        if self._derived is None or self._derived[0] != catalog.fingerprint:
             docs = [f"{r['title']}\n{r.get('abstract', '')}" for r in catalog.records]
-            self._weights = (catalog.fingerprint, TermWeights(docs))
-        return self._weights[1]
+            self._derived = (catalog.fingerprint, TermWeights(docs), CollectionSummary.of(catalog.records))
+        return self._derived[1], self._derived[2]
 
     def summary(self) -> CollectionSummary:
         """How many papers the collection holds and the range of their dates."""
-        return CollectionSummary.of(self.index.catalog().records)
+        return self._collection_stats()[1]
 
     # -- the API ----------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, **filters: Any) -> list[Hit]:
@@ -117,8 +118,7 @@ class Assistant:
         if intent.follow_up and history:
             previous = history[-1][1]
             restrict = {c.id for c in previous.citations} or None
-        weights = self._term_weights()
-        summary = self.summary()
+        weights, summary = self._collection_stats()
         if intent.metadata_only and restrict is None:
             result = extractive.metadata_answer(intent, self.index.catalog().records, summary, weights)
             result.seconds = time.perf_counter() - started
