@@ -82,11 +82,6 @@ class Settings(BaseSettings):
     )
 
     @property
-    def llm_enabled(self) -> bool:
-        """True when an LLM endpoint or key is configured: answers then come from the LLM."""
-        return self.llm_base_url is not None or self.llm_api_key is not None
-
-    @property
     def embedder_id(self) -> str:
         """What an index records about the embedder that built it; a mismatch refuses queries."""
         if self.embed_model == DEFAULT_EMBED_MODEL:
