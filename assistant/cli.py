@@ -128,6 +128,18 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.ui import main as ui_main
+
+    return ui_main(args, settings)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.harness import main as eval_main
+
+    return eval_main(args, settings)
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from evals.bench import main as bench_main
 
@@ -160,10 +172,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until")
     p.set_defaults(run=cmd_chat)
 
-    p = sub.add_parser("bench", help="benchmarks (ingest throughput)")
+    p = sub.add_parser("ui", help="open the chat in a browser (Gradio)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    p.set_defaults(run=cmd_ui)
+
+    p = sub.add_parser("eval", help="score the fixed question set; fail when a metric is worse than the baseline")
+    p.add_argument("--split", choices=("dev", "test", "all"), default="all", help="which questions (default all)")
+    p.add_argument("--baseline", help="baseline JSON to compare with (default: the committed evals/baseline.json)")
+    p.add_argument("--update-baseline", action="store_true", help="write this run as the new baseline")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the Markdown report")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmarks: ingest throughput, BEIR retrieval, query latency")
     bench = p.add_subparsers(dest="bench", required=True)
     b = bench.add_parser("ingest", help="whole-ingest vs raw-embedder throughput; unchanged re-ingest time")
     b.add_argument("path", nargs="?", help="source to ingest (default: the bundled collection)")
+    b.add_argument("--json", action="store_true")
+    b = bench.add_parser("beir", help="nDCG@10 and recall@100 on a BEIR dataset (ingested into its own collection)")
+    b.add_argument("dir", help="BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
+    b.add_argument("--split", default="test", help="qrels split to score (default test)")
+    b.add_argument("--json", action="store_true")
+    b = bench.add_parser("query", help="search and answer latency p50/p95 on the bundled collection; cold start")
     b.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_bench)
     return parser

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         default=None, ge=0, description="Price in USD per million completion tokens."
     )
 
+    ui_auth: SecretStr | None = Field(
+        default=None,
+        description="Login for `paperscope ui` as `user:password`. With it the page asks for a login; "
+        "without it, binding an address other than 127.0.0.1 prints a warning.",
+    )
+
     ingest_lock_timeout: float = Field(
         default=0.0, ge=0, description="Seconds an ingest waits for another running ingest before it stops."
     )
