@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="baseline JSON to compare with (default: the committed evals/baseline.json)")
     p.add_argument("--update-baseline", action="store_true", help="write this run as the new baseline")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the Markdown report")
+    p.add_argument("--pipeline", choices=("paperscope", "naive"), default="paperscope",
+                   help="what answers: PaperScope, or a naive top-5 vector search for comparison")
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks: ingest throughput, BEIR retrieval, query latency")
