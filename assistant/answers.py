@@ -20,6 +20,7 @@ class RelevanceBar:
 
     threshold: float = 0.5
     list_threshold: float = 0.5
+    screen_threshold: float = 0.35  # looser: which candidates an LLM gets to read or judge
     dense_weight: float = 0.5
 
     def score(self, hit: Hit, query: str, weights: TermWeights) -> float:

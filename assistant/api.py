@@ -8,25 +8,31 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant import extractive
-from assistant.answers import CollectionSummary, RelevanceBar
-from assistant.errors import PaperScopeError
+from assistant.answers import CollectionSummary, RelevanceBar, abstention
+from assistant.errors import LLMError, PaperScopeError
 from assistant.evidence import TermWeights
 from assistant.filters import Filters
 from assistant.index import PaperIndex
-from assistant.intent import parse
+from assistant.intent import Intent, parse
+from assistant.llm import llm_configured, make_llm
 from assistant.retrieval import FusionConfig, HybridRetriever
 from assistant.settings import Settings
 from assistant.types import Answer, Hit
+
+if TYPE_CHECKING:
+    from assistant.generate import Generator
 
 log = logging.getLogger(__name__)
 
 Turn = tuple[str, Answer]  # (the user's message, the answer it got)
 SEARCH_POOL = 10  # candidates for a lookup or fact question
 LIST_POOL = 40  # candidates screened for a "which papers…" question
+MAX_JUDGED = 20  # candidates an LLM judges, one call each, for a "which papers…" question
 
 
 class Assistant:
@@ -70,8 +76,26 @@ class Assistant:
 
     @property
     def mode(self) -> str:
-        """How answers are made: 'extractive' (quoted, cited abstract sentences)."""
-        return "extractive"
+        """How answers are made: 'llm' when an endpoint or API key is configured, else
+        'extractive' (quoted, cited abstract sentences; no network)."""
+        return "llm" if llm_configured(self.settings) else "extractive"
+
+    @property
+    def model(self) -> str | None:
+        """The LLM's model name in LLM mode."""
+        return self.settings.llm_model if self.mode == "llm" else None
+
+    def _generator(self, weights: TermWeights, summary: CollectionSummary) -> Generator | None:
+        llm = self._llm
+        if llm is None:
+            return None
+        from assistant.generate import Generator
+
+        return Generator(llm, self.settings, weights, summary)
+
+    @cached_property
+    def _llm(self) -> Any:
+        return make_llm(self.settings)
 
     def _collection_stats(self) -> tuple[TermWeights, CollectionSummary]:
         """Term weights and summary of the collection, recomputed only when an ingest changed it."""
@@ -90,14 +114,15 @@ class Assistant:
         """The k papers that best match `query` (hybrid BM25 + dense), best first."""
         return self.retriever.search(query, k, Filters.from_kwargs(**filters))
 
-    def ask(self, question: str, **filters: Any) -> Answer:
-        """Answer `question` from the collection, citing the papers it draws on."""
-        *_, final = self.stream(question, **filters)
+    def ask(self, question: str, k: int | None = None, **filters: Any) -> Answer:
+        """Answer `question` from the collection, citing the papers it draws on; `k` overrides how
+        many retrieved papers the answer may draw on."""
+        *_, final = self.stream(question, k=k, **filters)
         return final
 
-    def stream(self, question: str, **filters: Any) -> Iterator[Answer]:
+    def stream(self, question: str, k: int | None = None, **filters: Any) -> Iterator[Answer]:
         """Yield the answer as it grows (`Answer.text` so far); the last item is complete."""
-        yield from self._respond(question, Filters.from_kwargs(**filters), history=())
+        yield from self._respond(question, Filters.from_kwargs(**filters), history=(), k=k)
 
     def chat(self, message: str, history: Sequence[Turn] = (), **filters: Any) -> Answer:
         """Answer `message` in the context of earlier turns; "which of those…" refers to the
@@ -109,27 +134,61 @@ class Assistant:
         yield from self._respond(message, Filters.from_kwargs(**filters), history=tuple(history))
 
     # -- the work ---------------------------------------------------------------------------
-    def _respond(self, question: str, filters: Filters, history: tuple[Turn, ...]) -> Iterator[Answer]:
+    def _respond(self, question: str, filters: Filters, history: tuple[Turn, ...], k: int | None = None
+                 ) -> Iterator[Answer]:
         if not question.strip():
             raise PaperScopeError("Ask a question: the message is empty.")
         started = time.perf_counter()
+        weights, summary = self._collection_stats()
+        generator = self._generator(weights, summary)
         intent = parse(question, filters, has_history=bool(history))
         restrict = None
         if intent.follow_up and history:
-            previous = history[-1][1]
-            restrict = {c.id for c in previous.citations} or None
-        weights, summary = self._collection_stats()
+            restrict = {c.id for c in history[-1][1].citations} or None
+        condense_error = None
+        if generator is not None and history:
+            try:
+                standalone = parse(generator.condense(question, history), filters)
+                intent = replace(standalone, follow_up=intent.follow_up, is_list=intent.is_list or standalone.is_list)
+            except LLMError as exc:
+                condense_error = str(exc)
         if intent.metadata_only and restrict is None:
             result = extractive.metadata_answer(intent, self.index.catalog().records, summary, weights)
-            result.seconds = time.perf_counter() - started
-            result.usage.retrieval_seconds = result.seconds
+            result.seconds = result.usage.retrieval_seconds = time.perf_counter() - started
             yield result
             return
-        pool = LIST_POOL if intent.is_list else SEARCH_POOL
+        pool = k or (LIST_POOL if intent.is_list else SEARCH_POOL)
         hits = self.retriever.search(intent.query, max(pool, len(restrict or ())), intent.filters, restrict)
         retrieval_seconds = time.perf_counter() - started
-        result = extractive.answer(intent, hits, summary, weights, self.bar)
-        result.usage.retrieval_seconds = retrieval_seconds
-        result.usage.candidates_screened = len(hits)
-        result.seconds = time.perf_counter() - started
-        yield result
+        offline = extractive.answer(intent, hits, summary, weights, self.bar)
+        if generator is None or condense_error is not None:
+            offline.error = condense_error
+            yield self._finished(offline, retrieval_seconds, len(hits), started)
+            return
+        result = offline
+        try:
+            for result in self._generate(generator, intent, hits, weights):
+                yield result
+        except LLMError as exc:
+            offline.error = f"{exc} The answer below is the offline one, quoted from the retrieved abstracts."
+            result = offline
+        yield self._finished(result, retrieval_seconds, len(hits), started)
+
+    def _generate(self, generator: Generator, intent: Intent, hits: list[Hit], weights: TermWeights
+                  ) -> Iterator[Answer]:
+        """LLM answers: every candidate above the screening bar judged for a list question; the
+        relevant sources, numbered, for any other. Nothing relevant: abstain without a call."""
+        screened = [h for h in hits if self.bar.score(h, intent.query, weights) >= self.bar.screen_threshold]
+        if not screened:
+            yield Answer(text=abstention(generator.summary), citations=[], mode="llm", abstained=True, retrieved=hits)
+        elif intent.is_list:
+            yield from generator.stream_list(intent.question, screened[:MAX_JUDGED], hits)
+        else:
+            yield from generator.stream(intent.question, screened)
+
+    @staticmethod
+    def _finished(answer: Answer, retrieval_seconds: float, screened: int, started: float) -> Answer:
+        answer.usage.retrieval_seconds = retrieval_seconds
+        answer.usage.candidates_screened = answer.usage.candidates_screened or screened
+        answer.seconds = time.perf_counter() - started
+        return answer

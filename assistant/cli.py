@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,30 +79,40 @@ def _print_answer(answer: Any) -> None:
     print(f"— {answer.mode}{model}, {answer.seconds:.2f} s{tokens}{cost}", file=sys.stderr)
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    assistant = _assistant(settings)
-    if args.json:
-        answer = assistant.ask(args.question, **_filters(args))
-        _print_json(answer.to_json())
-        return 0
-    shown = 0
+def _stream(answers: Iterator[Any]) -> Any:
+    """Print an answer as it grows; returns the final one. Text that does not extend what is
+    already shown (an LLM failure replaced by the offline answer) is printed afresh."""
+    shown = ""
     answer = None
-    for answer in assistant.stream(args.question, **_filters(args)):
-        sys.stdout.write(answer.text[shown:])
+    for answer in answers:
+        if answer.text.startswith(shown):
+            sys.stdout.write(answer.text[len(shown):])
+        else:
+            sys.stdout.write("\n\n" + answer.text)
         sys.stdout.flush()
-        shown = len(answer.text)
+        shown = answer.text
     print("\n")
     if answer is not None:
         if answer.error:
             print(f"error: {answer.error}", file=sys.stderr)
         _print_answer(answer)
+    return answer
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _assistant(settings)
+    if args.json:
+        _print_json(assistant.ask(args.question, k=args.k, **_filters(args)).to_json())
+        return 0
+    _stream(assistant.stream(args.question, k=args.k, **_filters(args)))
     return 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _assistant(settings)
     summary = assistant.summary()
-    print(f"PaperScope over {summary.describe()} ({assistant.mode} mode). Empty line or Ctrl-D quits.")
+    mode = f"LLM mode, {assistant.model}" if assistant.model else "offline extractive mode"
+    print(f"PaperScope over {summary.describe()} ({mode}). Empty line or Ctrl-D quits.")
     history: list[Any] = []
     while True:
         try:
@@ -110,20 +121,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             break
         if not message:
             break
-        shown = 0
-        answer = None
         sys.stdout.write("\n")
         try:
-            for answer in assistant.stream_chat(message, history, **_filters(args)):
-                sys.stdout.write(answer.text[shown:])
-                sys.stdout.flush()
-                shown = len(answer.text)
+            answer = _stream(assistant.stream_chat(message, history, **_filters(args)))
         except PaperScopeError as exc:
             print(f"\nerror: {exc}", file=sys.stderr)
             continue
-        print("\n")
         if answer is not None:
-            _print_answer(answer)
             history.append((message, answer))
     return 0
 
@@ -165,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--until", help="only papers published on or before this date (YYYY[-MM[-DD]])")
         if name == "search":
             p.add_argument("--k", type=int, default=10, help="how many papers (default 10)")
+        else:
+            p.add_argument("--k", type=int, help="how many retrieved papers the answer may draw on "
+                           "(default 10, or 40 for a 'which papers…' question)")
         p.set_defaults(run=cmd_search if name == "search" else cmd_ask)
 
     p = sub.add_parser("chat", help="chat in the terminal; follow-up questions use the conversation")

@@ -3,7 +3,7 @@ plain-sentence messages for the ways a call can fail. Nothing here builds prompt
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import LLMError
 from assistant.settings import Settings
@@ -29,8 +29,15 @@ def make_llm(settings: Settings, *, max_tokens: int | None = None) -> LLM | None
         return None
     from llama_index.llms.openai_like import OpenAILike
 
+    class _OneRetryLayer(OpenAILike):
+        """LlamaIndex retries failed calls (exponential back-off) and so does the `openai`
+        client beneath it, which would multiply the attempts: keep LlamaIndex's layer only."""
+
+        def _get_credential_kwargs(self, is_async: bool = False) -> dict[str, Any]:
+            return {**super()._get_credential_kwargs(is_async), "max_retries": 0}
+
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-    return OpenAILike(
+    return _OneRetryLayer(
         model=settings.llm_model,
         api_base=endpoint(settings),
         api_key=key,
@@ -41,6 +48,7 @@ def make_llm(settings: Settings, *, max_tokens: int | None = None) -> LLM | None
         temperature=0.0,
         timeout=settings.llm_timeout,
         max_retries=settings.llm_max_retries,
+        additional_kwargs={"stream_options": {"include_usage": True}},  # token counts on streamed replies
     )
 
 
