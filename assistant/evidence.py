@@ -21,6 +21,9 @@ _STOP = set(STOPWORDS_EN) | {"paper", "papers", "use", "uses", "using", "used", 
                              "method", "approach", "work", "study", "show", "shows", "does", "model", "models"}
 _stemmer = Stemmer.Stemmer("english")
 CHUNK_BONUS = 0.15
+LINK_PENALTY = 0.3  # "Code is available at https://…" is rarely the sentence that answers
+_LINK = re.compile(r"https?://|www\.|github\.com|huggingface\.co", re.IGNORECASE)
+_ASKS_FOR_LINK = re.compile(r"\b(code|github|repository|repo|url|link|website|released|available)\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=65536)
@@ -72,6 +75,8 @@ def best_sentences(query: str, abstract: str, weights: TermWeights, matched_chun
         score = coverage(query_terms, sentence, weights)
         if matched_chunk and sentence in matched_chunk:
             score += CHUNK_BONUS
+        if _LINK.search(sentence) and not _ASKS_FOR_LINK.search(query):
+            score -= LINK_PENALTY
         score -= 0.002 * position  # on a tie, the earlier sentence (usually the thesis) wins
         scored.append((sentence, score))
     return sorted(scored, key=lambda s: -s[1])[:n]
