@@ -19,7 +19,7 @@ from assistant.evidence import TermWeights
 from assistant.filters import Filters
 from assistant.index import PaperIndex
 from assistant.intent import Intent, parse
-from assistant.llm import llm_configured, make_llm
+from assistant.llm import llm_configured, make_llm, verify_model
 from assistant.retrieval import FusionConfig, HybridRetriever
 from assistant.settings import Settings
 from assistant.types import Answer, Hit
@@ -56,6 +56,7 @@ class Assistant:
         self._fusion = fusion
         self.bar = bar or RelevanceBar()
         self._derived: tuple[str, TermWeights, CollectionSummary] | None = None
+        self._model_verified = False
 
     # -- set-up -----------------------------------------------------------------------------
     @cached_property
@@ -86,12 +87,16 @@ class Assistant:
         return self.settings.llm_model if self.mode == "llm" else None
 
     def _generator(self, weights: TermWeights, summary: CollectionSummary) -> Generator | None:
-        llm = self._llm
-        if llm is None:
+        """The LLM answer writer, or None offline. The first call checks that the endpoint serves
+        the configured model; raises `LLMError` when it does not or cannot be reached."""
+        if self._llm is None:
             return None
         from assistant.generate import Generator
 
-        return Generator(llm, self.settings, weights, summary)
+        if not self._model_verified:
+            verify_model(self.settings)
+            self._model_verified = True
+        return Generator(self._llm, self.settings, weights, summary)
 
     @cached_property
     def _llm(self) -> Any:
@@ -140,18 +145,18 @@ class Assistant:
             raise PaperScopeError("Ask a question: the message is empty.")
         started = time.perf_counter()
         weights, summary = self._collection_stats()
-        generator = self._generator(weights, summary)
         intent = parse(question, filters, has_history=bool(history))
         restrict = None
         if intent.follow_up and history:
             restrict = {c.id for c in history[-1][1].citations} or None
-        condense_error = None
-        if generator is not None and history:
-            try:
+        generator, llm_error = None, None
+        try:
+            generator = self._generator(weights, summary)
+            if generator is not None and history:
                 standalone = parse(generator.condense(question, history), filters)
                 intent = replace(standalone, follow_up=intent.follow_up, is_list=intent.is_list or standalone.is_list)
-            except LLMError as exc:
-                condense_error = str(exc)
+        except LLMError as exc:
+            generator, llm_error = None, str(exc)
         if intent.metadata_only and restrict is None:
             result = extractive.metadata_answer(intent, self.index.catalog().records, summary, weights)
             result.seconds = result.usage.retrieval_seconds = time.perf_counter() - started
@@ -161,17 +166,15 @@ class Assistant:
         hits = self.retriever.search(intent.query, max(pool, len(restrict or ())), intent.filters, restrict)
         retrieval_seconds = time.perf_counter() - started
         offline = extractive.answer(intent, hits, summary, weights, self.bar)
-        if generator is None or condense_error is not None:
-            offline.error = condense_error
-            yield self._finished(offline, retrieval_seconds, len(hits), started)
-            return
         result = offline
-        try:
-            for result in self._generate(generator, intent, hits, weights):
-                yield result
-        except LLMError as exc:
-            offline.error = f"{exc} The answer below is the offline one, quoted from the retrieved abstracts."
-            result = offline
+        if generator is not None:
+            try:
+                for result in self._generate(generator, intent, hits, weights):
+                    yield result
+            except LLMError as exc:
+                llm_error, result = str(exc), offline
+        if llm_error:
+            offline.error = f"{llm_error} The answer below is the offline one, quoted from the retrieved abstracts."
         yield self._finished(result, retrieval_seconds, len(hits), started)
 
     def _generate(self, generator: Generator, intent: Intent, hits: list[Hit], weights: TermWeights

@@ -52,6 +52,27 @@ def make_llm(settings: Settings, *, max_tokens: int | None = None) -> LLM | None
     )
 
 
+def verify_model(settings: Settings) -> None:
+    """Check that the endpoint lists the configured model, so a wrong name fails with a clear
+    message even on servers that would silently answer with another model. Endpoints without a
+    model list are taken on trust. Raises `LLMError`."""
+    import openai
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+    client = openai.OpenAI(base_url=endpoint(settings), api_key=key, timeout=settings.llm_timeout,
+                           max_retries=settings.llm_max_retries)
+    try:
+        served = [m.id for m in client.models.list()]
+    except (openai.NotFoundError, openai.UnprocessableEntityError):
+        return
+    except Exception as exc:
+        raise explain(exc, settings) from exc
+    if served and settings.llm_model not in served:
+        listed = ", ".join(sorted(served)[:8]) + (" …" if len(served) > 8 else "")
+        raise LLMError(f"The LLM endpoint {endpoint(settings)} does not serve the model {settings.llm_model!r} "
+                       f"(it lists: {listed}). Set PAPERSCOPE_LLM_MODEL to one of them.")
+
+
 def explain(exc: BaseException, settings: Settings) -> LLMError:
     """A failed LLM call as one sentence that says what went wrong and what to do."""
     import openai
