@@ -3,6 +3,7 @@ plain-sentence messages for the ways a call can fail. Nothing here builds prompt
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import LLMError
@@ -103,5 +104,6 @@ def explain(exc: BaseException, settings: Settings) -> LLMError:
 
 
 def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
+    """One line of at most `limit` characters, without the HTML of a server's error page."""
+    text = " ".join(re.sub(r"<[^>]*>", " ", text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

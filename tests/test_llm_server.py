@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from assistant import Assistant, Settings
 from tests.conftest import REPO
@@ -83,7 +84,7 @@ def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def llm_settings(bundled_settings: Settings, llm_url: str) -> Settings:
     return bundled_settings.model_copy(update={
-        "llm_base_url": llm_url, "llm_model": MODEL, "llm_api_key": API_KEY, "llm_max_tokens": 96,
+        "llm_base_url": llm_url, "llm_model": MODEL, "llm_api_key": SecretStr(API_KEY), "llm_max_tokens": 96,
         "llm_timeout": 120.0, "llm_max_retries": 0, "llm_price_prompt": 0.15, "llm_price_completion": 0.6})
 
 
@@ -185,7 +186,7 @@ def test_unreachable_server_falls_back_to_the_offline_answer_with_a_clear_error(
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"llm_api_key": "wrong-key"}, "refused the API key"),
+    ({"llm_api_key": SecretStr("wrong-key")}, "refused the API key"),
     ({"llm_model": "no-such-model"}, "does not serve the model 'no-such-model'"),
     ({"llm_timeout": 0.001}, "did not answer within"),
 ])
