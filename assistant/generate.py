@@ -144,7 +144,7 @@ class Generator:
             for chunk in self.llm.stream_chat(messages):
                 reply += chunk.delta or ""
                 raw = chunk.raw
-                yield Answer(text=visible(reply, len(sources)), citations=[], mode="llm", retrieved=hits)
+                yield Answer(text=visible(reply, len(sources)).strip(), citations=[], mode="llm", retrieved=hits)
         except Exception as exc:  # the openai client's errors, wrapped into one sentence
             raise explain(exc, self.settings) from exc
         seconds = time.perf_counter() - started

@@ -76,16 +76,18 @@ def verify_model(settings: Settings) -> None:
 
 def explain(exc: BaseException, settings: Settings) -> LLMError:
     """A failed LLM call as one sentence that says what went wrong and what to do."""
+    import httpx
     import openai
 
     where = endpoint(settings)
     model = settings.llm_model
     if isinstance(exc, LLMError):
         return exc
-    if isinstance(exc, openai.APITimeoutError):
+    # A streamed reply fails while it is read, outside the client's error wrapping: httpx's own errors.
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
         message = (f"The LLM at {where} did not answer within {settings.llm_timeout:g} s. "
                    "Raise PAPERSCOPE_LLM_TIMEOUT or use a faster model.")
-    elif isinstance(exc, openai.APIConnectionError):
+    elif isinstance(exc, openai.APIConnectionError | httpx.TransportError):
         message = (f"The LLM endpoint {where} could not be reached. Start the server or fix "
                    "PAPERSCOPE_LLM_BASE_URL.")
     elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
