@@ -7,10 +7,8 @@ answering of its own."""
 from __future__ import annotations
 
 import argparse
-import html
 import ipaddress
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +18,9 @@ import gradio as gr
 from assistant.api import Assistant, Turn
 from assistant.errors import ConfigError, PaperScopeError
 from assistant.progress import bar
+from assistant.render import escape, internal_error, render_answer, render_error, render_hit
 from assistant.settings import Settings
-from assistant.types import Answer, Citation, Hit
+from assistant.types import Answer
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +31,9 @@ EXAMPLES = (
     "Which papers have exactly two authors?",
 )
 SEARCH_RESULTS = 20
-FALLBACK_PAPERS = 5  # retrieved papers listed when a failed answer cites none
-CONTEXT_CHARS = 220  # abstract text a card shows on each side of the evidence sentence
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_MARKER = re.compile(r"\[(\d+)\]")
 
 # Once an answer is complete, scroll the chat (not the page) so that its question is at the top:
 # the chat follows the bottom while an answer streams, and a long answer is read from its start
@@ -89,158 +84,6 @@ CSS = """
 """
 
 
-# -- rendering: every piece of untrusted text goes through html.escape ----------------------
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _inline(escaped: str, anchors: dict[int, str]) -> str:
-    """**bold** and [n] markers (linked to their card when the answer cites n) in escaped text."""
-    text = _BOLD.sub(r"<strong>\1</strong>", escaped)
-
-    def link(match: re.Match[str]) -> str:
-        anchor = anchors.get(int(match.group(1)))
-        return f'<a class="ps-ref" href="#{anchor}">{match.group(0)}</a>' if anchor else match.group(0)
-
-    return _MARKER.sub(link, text)
-
-
-def render_text(text: str, anchors: dict[int, str]) -> str:
-    """Answer text as HTML: the light Markdown answers use ("- " or "* " bullets, blank-line paragraphs,
-    **bold**, [n] markers), rendered from escaped text so nothing in it becomes markup."""
-    parts: list[str] = []
-    paragraph: list[str] = []
-    items: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            parts.append("<p>" + "<br>".join(paragraph) + "</p>")
-            paragraph.clear()
-        if items:
-            parts.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
-            items.clear()
-
-    for line in text.splitlines():
-        stripped = line.strip()
-        bullet = stripped.startswith(("- ", "* "))
-        if not stripped or (bullet and paragraph) or (not bullet and items):
-            flush()
-        if stripped:
-            (items if bullet else paragraph).append(_inline(_esc(stripped[2:] if bullet else stripped), anchors))
-    flush()
-    return "".join(parts)
-
-
-def _meta(published: str | None, authors: int | None) -> str:
-    parts = [published] if published else []
-    if authors is not None:
-        parts.append(f"{authors} author{'' if authors == 1 else 's'}")
-    return " · ".join(parts)
-
-
-def _meta_line(paper_id: str, meta: str) -> str:
-    """Date and author count when known, then the paper's id (what the CLI and API call it)."""
-    known = f"{_esc(meta)} · " if meta else ""
-    return f'<div class="ps-meta">{known}<code class="ps-id">{_esc(paper_id)}</code></div>'
-
-
-def _around(text: str, *, before: bool) -> str:
-    """At most CONTEXT_CHARS of `text` beside the evidence, cut at a space, with an ellipsis."""
-    if len(text) <= CONTEXT_CHARS:
-        return text
-    if before:
-        start = len(text) - CONTEXT_CHARS
-        space = text.find(" ", start)
-        return "…" + text[(space + 1 if space >= 0 else start):]
-    space = text.rfind(" ", 0, CONTEXT_CHARS)
-    return text[:(space if space > 0 else CONTEXT_CHARS)] + "…"
-
-
-def _highlighted(abstract: str, evidence: str) -> str:
-    """The evidence sentence in a <mark> amid the abstract text around it, and the whole abstract
-    (marked too) behind a disclosure when the excerpt leaves some out. A sentence that is not a
-    verbatim part of the abstract is shown on its own above the abstract."""
-    at = abstract.find(evidence) if evidence else -1
-    if at < 0:
-        quote = f'<p class="ps-abstract ps-excerpt"><mark>{_esc(evidence)}</mark></p>' if evidence else ""
-        return quote + f'<details><summary>Abstract</summary><p class="ps-abstract">{_esc(abstract)}</p></details>'
-    before, after = abstract[:at], abstract[at + len(evidence):]
-    mark = f"<mark>{_esc(evidence)}</mark>"
-    shown = f"{_esc(_around(before, before=True))}{mark}{_esc(_around(after, before=False))}"
-    excerpt = f'<p class="ps-abstract ps-excerpt">{shown}</p>'
-    if len(before) <= CONTEXT_CHARS and len(after) <= CONTEXT_CHARS:
-        return excerpt
-    whole = f"{_esc(before)}{mark}{_esc(after)}"
-    return excerpt + f'<details><summary>Full abstract</summary><p class="ps-abstract">{whole}</p></details>'
-
-
-def render_citation(citation: Citation, anchor: str) -> str:
-    """A cited paper's card: marker, title, date and author count when known, highlighted abstract."""
-    meta = _meta(citation.published, citation.authors)
-    return (
-        f'<article class="ps-card" id="{anchor}"><header><span class="ps-marker">[{citation.marker}]</span>'
-        f'<span class="ps-title">{_esc(citation.title)}</span></header>{_meta_line(citation.id, meta)}'
-        + _highlighted(citation.abstract, citation.evidence) + "</article>"
-    )
-
-
-def render_hit(hit: Hit) -> str:
-    """A retrieved paper's card: title, date and author count when known, the opening of its
-    abstract, and the whole abstract behind a disclosure when it is longer."""
-    abstract = hit.abstract or hit.text
-    opening = f'<p class="ps-abstract ps-excerpt">{_esc(_around(abstract, before=False))}</p>'
-    full = (f'<details><summary>Full abstract</summary><p class="ps-abstract">{_esc(abstract)}</p></details>'
-            if len(abstract) > CONTEXT_CHARS else "")
-    return (f'<article class="ps-card"><header><span class="ps-title">{_esc(hit.title)}</span></header>'
-            f"{_meta_line(hit.id, _meta(hit.published, hit.authors))}{opening}{full}</article>")
-
-
-def usage_line(answer: Answer, llm_model: str) -> str:
-    """How the answer was made, how long it took and the tokens (and cost) it used."""
-    usage = answer.usage
-    if answer.mode == "llm":
-        who = f"LLM {usage.model or llm_model}"
-    else:
-        who = "offline extractive (fallback)" if answer.error else "offline extractive"
-    timing = f"{answer.seconds:.2f} s (retrieval {usage.retrieval_seconds:.2f} s"
-    timing += f", generation {usage.generation_seconds:.2f} s)" if usage.generation_seconds else ")"
-    if usage.prompt_tokens or usage.completion_tokens or answer.mode == "llm":
-        approx = "≈" if usage.tokens_counted_locally else ""
-        tokens = f"{approx}{usage.prompt_tokens} prompt + {approx}{usage.completion_tokens} completion tokens"
-    else:
-        tokens = "no LLM tokens"
-    parts = [who, timing, tokens] + ([f"${usage.cost_usd:.5f}"] if usage.cost_usd is not None else [])
-    return " · ".join(parts)
-
-
-def render_answer(answer: Answer, turn: int, *, final: bool, llm_model: str) -> str:
-    """An answer bubble: the error sentence first when there is one, the text with linked [n]
-    markers, the cited papers as cards, and (once complete) the usage line."""
-    anchors = {c.marker: f"ps-{turn}-{c.marker}" for c in answer.citations}
-    parts = [f'<div class="ps-answer {"ps-final" if final else "ps-streaming"}">']
-    if answer.error:
-        parts.append(f'<div class="ps-error" role="alert">{_esc(answer.error)}</div>')
-    parts.append(f'<div class="ps-text">{render_text(answer.text, anchors)}</div>')
-    if answer.citations:
-        cards = "".join(render_citation(c, anchors[c.marker]) for c in answer.citations)
-        parts.append(f'<section class="ps-cards"><h4>Cited papers</h4>{cards}</section>')
-    elif answer.error and answer.retrieved:
-        cards = "".join(render_hit(h) for h in answer.retrieved[:FALLBACK_PAPERS])
-        parts.append(f'<section class="ps-cards"><h4>Retrieved papers</h4>{cards}</section>')
-    if final:
-        parts.append(f'<div class="ps-usage">{_esc(usage_line(answer, llm_model))}</div>')
-    return "".join(parts) + "</div>"
-
-
-def render_error(message: str) -> str:
-    return f'<div class="ps-answer ps-final"><div class="ps-error" role="alert">{_esc(message)}</div></div>'
-
-
-def internal_error(exc: BaseException) -> str:
-    return (f"An internal error ({type(exc).__name__}) stopped this answer; the details are in the server log. "
-            "Try again, or rephrase the question.")
-
-
 # -- the chat -------------------------------------------------------------------------------
 def mode_label(assistant: Assistant) -> str:
     """How this page answers: offline extractive, or the LLM's model name."""
@@ -266,7 +109,7 @@ def messages(exchanges: list[Exchange], llm_model: str) -> list[dict[str, str]]:
     """The Chatbot's messages (role/content dicts), every one rendered from escaped text."""
     out: list[dict[str, str]] = []
     for turn, exchange in enumerate(exchanges, start=1):
-        out.append({"role": "user", "content": f'<p class="ps-question">{_esc(exchange.question)}</p>'})
+        out.append({"role": "user", "content": f'<p class="ps-question">{escape(exchange.question)}</p>'})
         if exchange.error:
             content = render_error(exchange.error)
         elif exchange.answer is not None:
@@ -286,14 +129,14 @@ class ChatPage:
 
     def header(self) -> str:
         summary = self.assistant.summary()
-        return (f'<div id="ps-header"><h1>PaperScope</h1><p>Questions about {_esc(summary.describe())} · '
-                f'mode: <span class="ps-mode" id="ps-mode">{_esc(mode_label(self.assistant))}</span></p></div>')
+        return (f'<div id="ps-header"><h1>PaperScope</h1><p>Questions about {escape(summary.describe())} · '
+                f'mode: <span class="ps-mode" id="ps-mode">{escape(mode_label(self.assistant))}</span></p></div>')
 
     def collection(self) -> str:
         summary = self.assistant.summary()
         span = f", published {summary.first} to {summary.last}" if summary.first else ""
-        return (f'<p id="ps-summary"><strong>{summary.papers} papers</strong>{_esc(span)} in the collection '
-                f'“{_esc(self.assistant.settings.collection)}”. Search their titles and abstracts below.</p>')
+        return (f'<p id="ps-summary"><strong>{summary.papers} papers</strong>{escape(span)} in the collection '
+                f'“{escape(self.assistant.settings.collection)}”. Search their titles and abstracts below.</p>')
 
     def refresh(self) -> tuple[str, str]:
         """Header and collection summary, read when a page opens (an ingest may have run since)."""

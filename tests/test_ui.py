@@ -368,8 +368,8 @@ def test_untrusted_text_renders_as_inert_text(tmp_path: Path, page: Any, watch: 
 
 # -- rendering, login and bind address (no browser) ---------------------------------------------
 def test_answer_html_is_built_from_escaped_text_with_linked_markers() -> None:
+    from assistant.render import render_answer
     from assistant.types import Answer, Citation, Usage
-    from assistant.ui import render_answer
 
     abstract = "First sentence. The <script>x()</script> sentence. Last one."
     citation = Citation(id="p-1", title="A <b>title</b>", published="2024-05-01", score=1.0, authors=1, marker=1,
@@ -389,8 +389,8 @@ def test_answer_html_is_built_from_escaped_text_with_linked_markers() -> None:
 
 
 def test_a_card_shows_the_evidence_in_context_and_the_whole_abstract_on_demand() -> None:
+    from assistant.render import CONTEXT_CHARS, render_citation
     from assistant.types import Citation
-    from assistant.ui import CONTEXT_CHARS, render_citation
 
     before, evidence, after = "word " * 100, "The evidence sentence.", " tail" * 100
     card = render_citation(Citation(id="p", title="T", published=None, score=1.0, evidence=evidence,
