@@ -31,19 +31,20 @@ _YEAR_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:published |released |appeared )?(?:in|from|during) (\d{4})\b", re.I), "in"),
 ]
 _AUTHOR_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"\b(?:with |by |having |that have |have )?(?:exactly |only )?{_NUM}[ -]authors?\b", re.I), "eq"),
     (re.compile(rf"\b(?:with |by |having |that have |have )?(?:more than|over) {_NUM} authors\b", re.I), "gt"),
     (re.compile(rf"\b(?:with |by |having |that have |have )?(?:fewer|less) than {_NUM} authors\b", re.I), "lt"),
     (re.compile(rf"\b(?:with |by |having |that have |have )?at least {_NUM} authors\b", re.I), "ge"),
     (re.compile(rf"\b(?:with |by |having |that have |have )?at most {_NUM} authors\b", re.I), "le"),
     (re.compile(r"\b(?:written )?by a single author\b|\bsingle-authored\b|\bsolo[- ]authored\b", re.I), "solo"),
+    # last: "at most three authors" must not read as "three authors"
+    (re.compile(rf"\b(?:with |by |having |that have |have )?(?:exactly |only )?{_NUM}[ -]authors?\b", re.I), "eq"),
 ]
 _SUPERLATIVES: list[tuple[re.Pattern[str], tuple[str, bool]]] = [
     (re.compile(r"\b(?:the )?(?:most|largest number of|highest number of) authors\b", re.I), ("authors", True)),
     (re.compile(r"\b(?:the )?(?:fewest|least|smallest number of) authors\b", re.I), ("authors", False)),
     (re.compile(r"\b(?:the )?most upvote[sd]\b|\bmost popular\b", re.I), ("upvotes", True)),
-    (re.compile(r"\b(?:the )?(?:most recent|newest|latest)\b", re.I), ("published_ord", True)),
-    (re.compile(r"\b(?:the )?(?:oldest|earliest)\b", re.I), ("published_ord", False)),
+    (re.compile(r"\b(?:the )?(?:most recent(?:ly)?(?: published)?|newest|latest)\b", re.I), ("published_ord", True)),
+    (re.compile(r"\b(?:the )?(?:oldest|earliest(?: published)?)\b", re.I), ("published_ord", False)),
 ]
 _SCAFFOLD = re.compile(
     r"\b(which|what|list|name|find|show|give me|are there|all|the|papers?|works?|studies|articles|ones|"
