@@ -15,8 +15,8 @@ _NUMBERS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "
 _NUM = r"(\d+|" + "|".join(_NUMBERS) + r")"
 
 _LIST = re.compile(
-    r"^\s*(which|what|list|name|find|show|give me|are there)\b.*\b(papers?|works?|studies|articles|ones|methods|approaches)\b"
-    r"|^\s*(list|find|show)\b|^\s*papers?\b",
+    r"^\s*(which|what|list|name|find|show|give me|are there)\b.*\b(papers|works|studies|articles|ones|methods|approaches)\b"
+    r"|^\s*(list|find|show)\b|^\s*papers\b",
     re.IGNORECASE,
 )
 _BACKREF = re.compile(r"\b(of (those|these|them)|among (those|these|them)|those|these|they|them|the above)\b",

@@ -39,3 +39,14 @@ def test_explicit_filters_win_over_the_text() -> None:
 def test_a_back_reference_is_a_follow_up_only_with_history() -> None:
     assert parse("Which of those use DPO?", has_history=True).follow_up
     assert not parse("Which of those use DPO?").follow_up
+
+
+@pytest.mark.parametrize(("question", "is_list"), [
+    ("Which papers use implicit PRMs?", True),
+    ("List work on speculative decoding", True),
+    ("Which paper finds that language models fail to take corrective hints on board?", False),
+    ("Which study shows that agent evaluations are noisy?", False),
+    ("What is speculative decoding used for?", False),
+])
+def test_plural_questions_ask_for_a_list_singular_for_one_paper(question: str, is_list: bool) -> None:
+    assert parse(question).is_list is is_list
