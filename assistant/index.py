@@ -185,7 +185,7 @@ class PaperIndex:
 
 
 _RECORD_KEYS = ("paper_id", "title", "abstract", "published", "published_ord", "authors", "organization",
-                "upvotes", "sources", "content_hash", "text_hash", "chunks")
+                "upvotes", "sources", "content_hash", "text_hash", "chunks", "chunking")
 
 
 def _record(metadata: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 from llama_index.core.utils import get_tokenizer
 
-from ingest.papers import Paper
+from ingest.papers import Paper, chunking
 
 
 @lru_cache(maxsize=8)
@@ -71,7 +71,7 @@ def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int) -> list[TextN
     base = paper_metadata(paper)
     nodes = []
     for index, piece in enumerate(pieces):
-        meta = dict(base, chunk=index, chunks=len(pieces))
+        meta = dict(base, chunk=index, chunks=len(pieces), chunking=chunking(chunk_size, chunk_overlap))
         if index == 0:
             meta["abstract"] = paper.abstract
         nodes.append(

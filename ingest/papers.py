@@ -89,3 +89,8 @@ class Paper:
             organization=record.get("organization"), upvotes=record.get("upvotes"),
             sources=[s for s in str(record.get("sources", "")).split(",") if s],
         )
+
+
+def chunking(chunk_size: int, chunk_overlap: int) -> str:
+    """How a paper was cut into chunks; a paper stored with other settings is re-chunked on ingest."""
+    return f"{chunk_size}/{chunk_overlap}"

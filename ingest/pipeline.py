@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.errors import IndexNotReadyError
 from assistant.index import PaperIndex
 from assistant.settings import Settings
-from ingest.papers import Paper
+from ingest.papers import Paper, chunking
 from ingest.sources import bundled_collection, load_sources
 
 if TYPE_CHECKING:  # llama_index takes a second to import: an unchanged re-ingest never needs it
@@ -110,6 +110,7 @@ def ingest(
     with ingest_lock(settings):
         index = PaperIndex(settings, embedder=embedder)
         stored = {r["paper_id"]: r for r in index.paper_records()}
+        cut = chunking(settings.chunk_size, settings.chunk_overlap)
         embed: list[Paper] = []
         relabel: list[Paper] = []
         for paper in papers.values():
@@ -120,11 +121,12 @@ def ingest(
                 continue
             if not prune:
                 paper.fill_gaps(Paper.from_record(old))
-            if old.get("content_hash") == paper.content_hash:
+            same_chunks = old.get("chunking") == cut
+            if old.get("content_hash") == paper.content_hash and same_chunks:
                 report.unchanged += 1
                 continue
             report.updated += 1
-            (relabel if old.get("text_hash") == paper.text_hash else embed).append(paper)
+            (relabel if old.get("text_hash") == paper.text_hash and same_chunks else embed).append(paper)
         gone = [pid for pid in stored if pid not in papers] if prune else []
         if gone and failures:
             log.warning("not pruning: %d source file(s) failed, and their papers would be lost", len(failures))

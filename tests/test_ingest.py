@@ -394,3 +394,17 @@ def test_killed_ingest_leaves_previous_papers_searchable(tmp_path: Path, papersc
         env=subprocess_env(paperscope_home), capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stderr
     assert check.stdout.split() == ["302", "True"]
+
+
+def test_new_chunk_settings_rechunk_on_the_next_ingest(tmp_path: Path, small_chunks: Settings,
+                                                       counting: CountingEmbedding) -> None:
+    source = write_jsonl(tmp_path / "papers.jsonl", [paper_row(i, sentences=4) for i in range(3)])
+    ingest([source], small_chunks, embedder=counting)
+    wider = small_chunks.model_copy(update={"chunk_size": 400, "chunk_overlap": 0})
+    counting.calls = 0
+    report = ingest([source], wider, embedder=counting)
+    assert counts(report) == (3, 0, 3, 0, 0) and counting.calls == report.chunks == 3  # one chunk each now
+    stored = assert_consistent(wider, counting)
+    assert {r["chunking"] for r in stored.values()} == {"400/0"} and {r["chunks"] for r in stored.values()} == {1}
+    assert PaperIndex(wider, embedder=counting).collection.count() == 3  # no chunk of the old cut is left
+    assert counts(ingest([source], wider, embedder=counting)) == (3, 0, 0, 3, 0)
