@@ -26,16 +26,9 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _assistant(settings: Settings) -> Any:
-    from assistant.api import Assistant
-    from assistant.progress import bar
+    from assistant.progress import open_assistant
 
-    update, close = bar("Ingesting the bundled papers (first run)")
-    assistant = Assistant(settings, progress=update)
-    try:
-        assistant.index  # noqa: B018 - opens the index, ingesting the bundled papers on first run
-    finally:
-        close()
-    return assistant
+    return open_assistant(settings)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,7 +17,7 @@ import gradio as gr
 
 from assistant.api import Assistant, Turn
 from assistant.errors import ConfigError, PaperScopeError
-from assistant.progress import bar
+from assistant.progress import open_assistant as open_index
 from assistant.render import escape, internal_error, render_answer, render_error, render_hit
 from assistant.settings import Settings
 from assistant.types import Answer
@@ -277,12 +277,8 @@ def open_assistant(settings: Settings) -> Assistant:
     where = settings.chroma_url or settings.home
     print(f"PaperScope: opening the collection “{settings.collection}” ({where}); "
           "the first run indexes the bundled papers and takes a few minutes.", file=sys.stderr, flush=True)
-    update, close = bar("Ingesting the bundled papers (first run)")
-    assistant = Assistant(settings, progress=update)
-    try:
-        summary = assistant.summary()
-    finally:
-        close()
+    assistant = open_index(settings)
+    summary = assistant.summary()
     assistant.search(EXAMPLES[0], k=1)  # loads the embedder and keyword index now, not on the first question
     print(f"PaperScope: {summary.describe()}; mode {mode_label(assistant)}.", file=sys.stderr, flush=True)
     return assistant

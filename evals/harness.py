@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import PaperScopeError
-from assistant.llm import make_llm
-from assistant.progress import bar
+from assistant.llm import llm_configured, make_llm
+from assistant.progress import bar, open_assistant
 from assistant.settings import Settings
 from assistant.types import Answer, Hit
 from evals.metrics import (
@@ -288,7 +288,7 @@ def run(pipeline: Pipeline, key: RunKey, settings: Settings, questions: list[Que
 
     llm = make_llm(settings)
     grounding = Grounding(SupportScorer(), SupportJudge(llm, settings) if llm is not None else None)
-    update, close = bar("Evaluating")
+    update, close = bar("Evaluating", unit="question")
     try:
         rows = evaluate(pipeline, questions, grounding, update)
     finally:
@@ -306,20 +306,15 @@ def run(pipeline: Pipeline, key: RunKey, settings: Settings, questions: list[Que
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant import Assistant
     from evals.naive import NaivePipeline
 
-    update, close = bar("Ingesting the bundled papers (first run)")
-    assistant = Assistant(settings, progress=update)
-    key = RunKey(args.split, args.pipeline, NaivePipeline.mode if args.pipeline == "naive" else assistant.mode)
+    mode = "llm" if llm_configured(settings) else "extractive"
+    key = RunKey(args.split, args.pipeline, NaivePipeline.mode if args.pipeline == "naive" else mode)
     path = Path(args.baseline) if args.baseline else default_baseline(key)
     baseline = None if args.update_baseline else read_baseline(path, key, explicit=bool(args.baseline))
-    try:
-        # opens the index (ingesting the bundled papers on a first run) and computes the collection's
-        # statistics, so that neither lands in the first answer's latency
-        assistant.summary()
-    finally:
-        close()
+    # the index opened (the bundled papers ingested on a first run) and the collection's statistics
+    # computed, so that neither lands in the first answer's latency
+    assistant = open_assistant(settings)
     pipeline: Pipeline = NaivePipeline(settings) if args.pipeline == "naive" else assistant
     result = run(pipeline, key, settings, load_questions(args.split), baseline, path)
     if args.update_baseline:
