@@ -21,8 +21,10 @@ def _line(c: Citation) -> str:
 
 def answer(intent: Intent, hits: list[Hit], summary: CollectionSummary, weights: TermWeights,
            bar: RelevanceBar) -> Answer:
-    scored = sorted(((bar.score(h, intent.query, weights), h) for h in hits), key=lambda s: -s[0])
     threshold = bar.list_threshold if intent.is_list else bar.threshold
+    # the bar decides which papers are relevant; retrieval's fused ranking, the better judge of
+    # order, decides which of them leads
+    scored = [(bar.score(h, intent.query, weights), h) for h in hits]
     relevant = [(s, h) for s, h in scored if s >= threshold]
     if not relevant:
         return Answer(text=abstention(summary), citations=[], mode="extractive", abstained=True, retrieved=hits)

@@ -59,7 +59,7 @@ def cases(assistant: Assistant, split: str) -> list[Case]:
 def score(case: Case, bar: RelevanceBar) -> float:
     relevance = bar.dense_weight * case.similarity + (1 - bar.dense_weight) * case.cover
     threshold = bar.list_threshold if case.is_list else bar.threshold
-    passed = [case.ids[i] for i in np.argsort(-relevance) if relevance[i] >= threshold]
+    passed = [pid for pid, r in zip(case.ids, relevance, strict=True) if r >= threshold]  # retrieval order
     if case.kind == "unanswerable":
         return float(not passed)
     if not passed:
