@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +15,7 @@ from assistant.index import PaperIndex
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
 from ingest.pipeline import ingest
+from tests.servers import free_port, start
 
 pytestmark = pytest.mark.server
 
@@ -35,12 +30,6 @@ ROWS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def chroma_command() -> list[str]:
     script = Path(sys.executable).parent / "chroma"
     return [str(script)] if script.exists() else [sys.executable, "-m", "chromadb.cli.cli"]
@@ -49,36 +38,13 @@ def chroma_command() -> list[str]:
 @pytest.fixture
 def chroma_url(tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    log = (tmp_path / "chroma-server.log").open("wb")
-    proc = subprocess.Popen(
-        [*chroma_command(), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = start([*chroma_command(), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port",
+                    str(port)], f"http://127.0.0.1:{port}", tmp_path / "chroma-server.log", seconds=60,
+                   name="chroma run", ready_path="/api/v2/heartbeat")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited with {proc.returncode}: {(tmp_path / 'chroma-server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("chroma run did not answer its heartbeat within 60 s")
-            time.sleep(0.2)
-        yield url
+        yield server.url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        log.close()
+        server.stop()
 
 
 def test_ingest_search_and_reingest_on_a_server(tmp_path: Path, paperscope_home: Path, chroma_url: str,

@@ -8,10 +8,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +19,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+
+from tests.servers import Server, free_port, start
 
 REPO = Path(__file__).resolve().parents[1]
 LISTINGS = REPO / "ingest" / "collection"
@@ -50,12 +50,6 @@ def unavailable(reason: str) -> NoReturn:
 
 
 # -- the server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def ui_env(home: Path, **overrides: str) -> dict[str, str]:
     """This process's environment without any PaperScope or OpenAI setting, plus `overrides`."""
     env = {k: v for k, v in os.environ.items()
@@ -64,49 +58,12 @@ def ui_env(home: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
-@dataclass
-class Server:
-    """A `paperscope ui` subprocess, its URL and its combined output."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-    origins: list[str] = field(default_factory=list)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
-
-
 def start_ui(home: Path, logs: Path, *args: str, **env: str) -> Server:
     """Start `paperscope ui` on a free port and wait until the page answers."""
     port = free_port()
-    log = logs / f"ui-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "ui", "--port", str(port), *args],
-            cwd=REPO, env=ui_env(home, **env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}/", log)
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`paperscope ui` exited with {process.returncode}:\n{server.output()}")
-        try:
-            with urllib.request.urlopen(server.url, timeout=5) as response:
-                if response.status == 200:
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.5)
-    server.stop()
-    pytest.fail(f"`paperscope ui` did not answer within {STARTUP_SECONDS} s:\n{server.output()}")
+    return start([sys.executable, "-m", "assistant.cli", "ui", "--port", str(port), *args],
+                 f"http://127.0.0.1:{port}/", logs / f"ui-{port}.log", seconds=STARTUP_SECONDS,
+                 name="`paperscope ui`", env=ui_env(home, **env), cwd=REPO)
 
 
 def copy_index(source: Path, factory: pytest.TempPathFactory, name: str) -> Path:
