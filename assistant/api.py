@@ -181,7 +181,7 @@ class Assistant:
                   ) -> Iterator[Answer]:
         """LLM answers: every candidate above the screening bar judged for a list question; the
         relevant sources, numbered, for any other. Nothing relevant: abstain without a call."""
-        screened = [h for h in hits if self.bar.score(h, intent.query, weights) >= self.bar.screen_threshold]
+        screened = [h for h in hits if self.bar.score(h, intent.subject, weights) >= self.bar.screen_threshold]
         if not screened:
             yield Answer(text=abstention(generator.summary), citations=[], mode="llm", abstained=True, retrieved=hits)
         elif intent.is_list:

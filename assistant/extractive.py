@@ -24,16 +24,16 @@ def answer(intent: Intent, hits: list[Hit], summary: CollectionSummary, weights:
     threshold = bar.list_threshold if intent.is_list else bar.threshold
     # the bar decides which papers are relevant; retrieval's fused ranking, the better judge of
     # order, decides which of them leads
-    scored = [(bar.score(h, intent.query, weights), h) for h in hits]
+    scored = [(bar.score(h, intent.subject, weights), h) for h in hits]
     relevant = [(s, h) for s, h in scored if s >= threshold]
     if not relevant:
         return Answer(text=abstention(summary), citations=[], mode="extractive", abstained=True, retrieved=hits)
     if intent.is_list:
-        citations = [cite(h, intent.query, weights, i, s) for i, (s, h) in enumerate(relevant, start=1)]
+        citations = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(relevant, start=1)]
         noun = "paper" if len(citations) == 1 else "papers"
         text = f"{len(citations)} {noun} in the collection match:\n" + "\n".join(_line(c) for c in citations)
     else:
-        citations = [cite(h, intent.query, weights, i, s)
+        citations = [cite(h, intent.subject, weights, i, s)
                      for i, (s, h) in enumerate(relevant[: 1 + MAX_SUPPORTING], start=1)]
         lead, rest = citations[0], citations[1:]
         text = f"{lead.evidence} [{lead.marker}] (from **{lead.title}**)"

@@ -66,6 +66,12 @@ class Intent:
     follow_up: bool = False  # refers back to the previous answer's papers
 
     @property
+    def subject(self) -> str:
+        """What relevance and evidence are judged against: the topic, without the question's
+        scaffolding ("which papers are about…"), whose words no abstract needs to contain."""
+        return self.topic or self.query
+
+    @property
     def metadata_only(self) -> bool:
         return not self.topic and (bool(self.filters) or self.superlative is not None)
 

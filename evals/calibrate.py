@@ -49,7 +49,7 @@ def cases(assistant: Assistant, split: str) -> list[Case]:
         if intent.metadata_only:
             continue
         hits = assistant.retriever.search(intent.query, LIST_POOL if intent.is_list else SEARCH_POOL, intent.filters)
-        query_terms = terms(intent.query)
+        query_terms = terms(intent.subject)
         out.append(Case(q["kind"], intent.is_list, set(q["gold"]), [h.id for h in hits],
                         np.array([h.similarity for h in hits]),
                         np.array([coverage(query_terms, f"{h.title}\n{h.abstract}", weights) for h in hits])))
