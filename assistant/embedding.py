@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import PrivateAttr
 
 from assistant.errors import ConfigError
@@ -49,6 +49,20 @@ class MiniLMEmbedding(BaseEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "MiniLMEmbedding"
+
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
+        """Embed `texts` in batches of similar token length; vectors come back in the given order.
+
+        Each batch is padded to its longest text, so batching texts in arrival order spends much
+        of the model's time on padding. Sorting the call's texts by length first keeps every batch
+        nearly pad-free; LlamaIndex still does the batching (and its events) on the sorted list."""
+        lengths = [sum(e.attention_mask) for e in self._tokenizer.encode_batch(texts)]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        vectors = super().get_text_embedding_batch([texts[i] for i in order], show_progress, **kwargs)
+        restored: list[Embedding] = [[] for _ in texts]
+        for position, vector in zip(order, vectors, strict=True):
+            restored[position] = vector
+        return restored
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """One batch of texts -> (n, 384) float32 unit vectors."""

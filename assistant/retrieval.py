@@ -1,9 +1,10 @@
 """Hybrid retrieval over the paper index: dense (Chroma, chunk-level, best chunk per paper) and
-keyword (BM25, paper-level) rankings fused by weighted reciprocal rank. Filters apply to both
-sides. It returns ranked `Hit`s; it does not judge relevance or write answers."""
+keyword (BM25, paper-level) scores, each min-max normalised per query, fused by a weighted sum.
+Filters apply to both sides. It returns ranked `Hit`s; it does not judge relevance or write answers."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,21 +15,37 @@ from assistant.types import Hit
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """Reciprocal-rank fusion: score = sum over sides of weight / (k + rank)."""
+    """Convex fusion: score = dense_weight * dense + (1 - dense_weight) * keyword, each side's scores
+    min-max normalised over its own candidates for the query.
 
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    keyword_weight: float = 1.0
-    depth: int = 100  # candidates taken from each side before fusing
+    The defaults were tuned on SciFact's train split only (see BENCHMARKS.md): equal weights beat
+    reciprocal-rank fusion there, because they keep how far apart the scores are, not just their order.
+    `depth` bounds the work per query on large collections; a smaller collection is taken whole."""
+
+    dense_weight: float = 0.5
+    depth: int = 1000  # candidate papers taken from each side before fusing
 
 
-def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
-    """Weighted reciprocal-rank fusion of several rankings (ids best first, weight)."""
-    fused: dict[str, float] = {}
-    for ids, weight in rankings:
-        for rank, item in enumerate(ids, start=1):
-            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
-    return fused
+def min_max(scores: dict[str, float]) -> dict[str, float]:
+    """Scores rescaled to [0, 1] over this query's candidates (best 1, worst 0). When every
+    candidate has the same score they all get 1: each was found, and is as good as the best."""
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high - low <= 0:
+        return dict.fromkeys(scores, 1.0)
+    return {key: (value - low) / (high - low) for key, value in scores.items()}
+
+
+def fuse(dense: dict[str, float], keyword: dict[str, float], dense_weight: float) -> list[tuple[str, float]]:
+    """Every candidate of either side with its fused score, best first (ties by id, so the order
+    is reproducible). A paper missing from one side scores 0 on that side."""
+    dense_norm, keyword_norm = min_max(dense), min_max(keyword)
+    fused = {
+        pid: dense_weight * dense_norm.get(pid, 0.0) + (1.0 - dense_weight) * keyword_norm.get(pid, 0.0)
+        for pid in dense_norm.keys() | keyword_norm.keys()
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
 class HybridRetriever:
@@ -38,10 +55,13 @@ class HybridRetriever:
 
     def dense(self, query: str, depth: int, filters: Filters,
               restrict: set[str] | None = None) -> dict[str, tuple[float, str]]:
-        """paper id -> (cosine similarity, id of its best chunk), best first.
+        """The `depth` papers whose best chunk is nearest to `query`: paper id -> (cosine similarity,
+        id of that chunk), best first.
 
-        Asks Chroma for distances only: fetching metadata for every candidate chunk costs more
-        than the search itself, and only the final hits need their text."""
+        Chroma ranks chunks, so it is asked for about `depth` papers' worth of chunks and asked
+        again for more while fewer than `depth` distinct papers came back. It returns distances only:
+        fetching metadata for every candidate chunk costs more than the search, and only the final
+        hits need their text."""
         collection = self.index.collection
         total = collection.count()
         if total == 0:
@@ -51,22 +71,24 @@ class HybridRetriever:
         if restrict is not None:
             only: dict[str, Any] = {"paper_id": {"$in": sorted(restrict)}}
             where = {"$and": [where, only]} if where else only
-        result = collection.query(
-            query_embeddings=embedding,
-            n_results=min(depth * 2, total),
-            where=where,
-            include=["distances"],
-        )
-        best: dict[str, tuple[float, str]] = {}
-        for chunk, distance in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True):
-            paper = chunk.rsplit("#", 1)[0]
-            if paper not in best:  # results come nearest first
-                best[paper] = (1.0 - float(distance), chunk)
-        return dict(list(best.items())[:depth])
+        papers = max(1, len(self.index.catalog().records))
+        wanted = min(total, math.ceil(depth * total / papers))
+        while True:
+            result = collection.query(query_embeddings=embedding, n_results=wanted, where=where, include=["distances"])
+            chunks, distances = result["ids"][0], (result["distances"] or [[]])[0]
+            best: dict[str, tuple[float, str]] = {}
+            for chunk, distance in zip(chunks, distances, strict=True):
+                paper = chunk.rsplit("#", 1)[0]
+                if paper not in best:  # results come nearest first
+                    best[paper] = (1.0 - float(distance), chunk)
+            if len(best) >= depth or len(chunks) < wanted or wanted >= total:
+                return dict(list(best.items())[:depth])
+            wanted = min(total, 2 * wanted)
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
                restrict: set[str] | None = None) -> list[Hit]:
-        """The top-k papers for `query`; `restrict` limits results to the given paper ids."""
+        """The top-k papers for `query`; `restrict` limits results to the given paper ids.
+        `Hit.score` is the fused score; `similarity` and `keyword_score` are each side's raw score."""
         filters = filters or Filters()
         catalog = self.index.catalog()
         records = {r["paper_id"]: r for r in catalog.records}
@@ -78,9 +100,8 @@ class HybridRetriever:
         if allowed is not None:
             dense = {pid: v for pid, v in dense.items() if pid in allowed}
         keyword = dict(catalog.search(query, depth, allowed))
-        fused = rrf([(list(dense), self.fusion.dense_weight), (list(keyword), self.fusion.keyword_weight)],
-                    self.fusion.rrf_k)
-        ranked = [(pid, score) for pid, score in sorted(fused.items(), key=lambda kv: -kv[1])[:k] if pid in records]
+        fused = fuse({pid: sim for pid, (sim, _) in dense.items()}, keyword, self.fusion.dense_weight)
+        ranked = [(pid, score) for pid, score in fused if pid in records][:k]
         chunk_ids = [dense[pid][1] for pid, _ in ranked if pid in dense]
         texts = dict(zip(*self._documents(chunk_ids), strict=True)) if chunk_ids else {}
         return [self._hit(records[pid], score, dense.get(pid), keyword.get(pid, 0.0), texts) for pid, score in ranked]
