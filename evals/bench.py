@@ -211,11 +211,12 @@ def cold_start(question: str, settings: Settings, runs: int) -> list[float]:
 
 
 def bench_query(settings: Settings) -> dict[str, Any]:
-    from assistant.api import Assistant
+    from assistant.progress import open_assistant
 
     load = load_average()
-    assistant = Assistant(settings)
+    assistant = open_assistant(settings)  # the first run ingests the bundled papers, before anything is timed
     questions = load_questions()
+    cold = cold_start(questions[0]["question"], settings, COLD_START_RUNS)  # while this process is still idle
 
     def search_one(row: dict[str, Any]) -> object:
         return assistant.search(row["question"], k=10)
@@ -227,7 +228,6 @@ def bench_query(settings: Settings) -> dict[str, Any]:
     timings(questions, ask_one, 1)
     search = timings(questions, search_one, TIMED_PASSES)
     answer = timings(questions, ask_one, TIMED_PASSES)
-    cold = cold_start(questions[0]["question"], settings, COLD_START_RUNS)
     search_p50, search_p95 = percentiles_ms(search)
     answer_p50, answer_p95 = percentiles_ms(answer)
     return {
