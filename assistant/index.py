@@ -21,11 +21,13 @@ from chromadb.api.models.Collection import Collection
 
 from assistant.errors import ConfigError, IndexNotReadyError
 from assistant.keyword import KeywordIndex
-from assistant.settings import Settings
+from assistant.settings import DEFAULT_EMBED_MODEL, Settings
 
-if TYPE_CHECKING:  # llama_index takes a second to import: only paths that embed or write load it
+if TYPE_CHECKING:  # llama_index takes a second to import: only paths that write or use a hosted model load it
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.schema import BaseNode
+
+    from assistant.minilm import MiniLM
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +66,30 @@ class PaperIndex:
     def __init__(self, settings: Settings, embedder: BaseEmbedding | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._local_model: MiniLM | None = None
         self._client = open_client(settings)
         self._sidecar: KeywordIndex | None = None
 
     # -- the pieces -------------------------------------------------------------------------
     @property
     def embedder(self) -> BaseEmbedding:
+        """The LlamaIndex embedding that ingest writes with (sharing the local model once it is loaded)."""
         if self._embedder is None:
             from assistant.embedding import make_embedder
 
-            self._embedder = make_embedder(self.settings)
+            self._embedder = make_embedder(self.settings, model=self._local_model)
         return self._embedder
+
+    def query_embedding(self, query: str) -> list[float]:
+        """The vector to search with. With the local model and no embedder given, it is asked
+        directly, so a one-off `paperscope ask` never imports LlamaIndex."""
+        if self._embedder is None and self.settings.embed_model == DEFAULT_EMBED_MODEL:
+            if self._local_model is None:
+                from assistant.minilm import MiniLM
+
+                self._local_model = MiniLM()
+            return self._local_model.get_query_embedding(query)
+        return self.embedder.get_query_embedding(query)
 
     @property
     def embedder_id(self) -> str:

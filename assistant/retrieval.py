@@ -66,7 +66,7 @@ class HybridRetriever:
         total = collection.count()
         if total == 0:
             return {}
-        embedding: Any = [self.index.embedder.get_query_embedding(query)]
+        embedding: Any = [self.index.query_embedding(query)]
         where = filters.to_chroma_where()
         if restrict is not None:
             only: dict[str, Any] = {"paper_id": {"$in": sorted(restrict)}}

@@ -23,7 +23,7 @@ from assistant.settings import Settings
 from prompts import load
 
 if TYPE_CHECKING:
-    from assistant.embedding import MiniLMEmbedding
+    from assistant.minilm import MiniLM
 
 LABELS = Path(__file__).parent / "labels" / "support_pairs.jsonl"
 # Chosen by `choose_threshold` on the tuning half of the labelled pairs (`split_pairs`) and
@@ -72,12 +72,12 @@ class SupportScorer:
     appears in the evidence. Similarity catches paraphrase, overlap keeps the claim's entities and
     terms honest, and the number rule catches a wrong figure, which similarity barely notices."""
 
-    def __init__(self, embedder: MiniLMEmbedding | None = None, threshold: float = THRESHOLD) -> None:
-        if embedder is None:
-            from assistant.embedding import MiniLMEmbedding
+    def __init__(self, model: MiniLM | None = None, threshold: float = THRESHOLD) -> None:
+        if model is None:
+            from assistant.minilm import MiniLM
 
-            embedder = MiniLMEmbedding()
-        self._embedder = embedder
+            model = MiniLM()
+        self._model = model
         self.threshold = threshold
         self._vectors: dict[str, np.ndarray] = {}
 
@@ -85,7 +85,7 @@ class SupportScorer:
         """Unit vectors of `texts`, cached: answers cite the same abstracts again and again."""
         new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if new:
-            self._vectors.update(zip(new, self._embedder.embed(new), strict=True))
+            self._vectors.update(zip(new, self._model.embed(new), strict=True))
         return np.stack([self._vectors[t] for t in texts])
 
     def score(self, claim: str, evidence: Iterable[str]) -> Support:

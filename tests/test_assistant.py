@@ -91,6 +91,17 @@ def test_cli_ask_and_search_print_the_documented_json(bundled_settings: Settings
     assert len(hits) == 3 and set(hits[0]) == {"id", "title", "published", "score", "text"}
 
 
+def test_an_offline_answer_does_not_load_llama_index(bundled_settings: Settings) -> None:
+    """A one-off `paperscope ask` starts fast because the query path needs only Chroma and the ONNX
+    model; importing LlamaIndex alone costs about a second (BENCHMARKS.md, cold start)."""
+    script = ("import sys; from assistant import Assistant; "
+              "answer = Assistant().ask('Which papers use implicit PRMs?'); "
+              "print(len(answer.citations), sorted({m.split('.')[0] for m in sys.modules if m.startswith('llama_index')}))")
+    env = {**os.environ, "PAPERSCOPE_HOME": str(bundled_settings.home)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split(" ", 1) == ["2", "[]\n"]
+
+
 def test_empty_custom_collection_says_to_ingest(settings: Settings) -> None:
     assistant = Assistant(settings.model_copy(update={"collection": "mine"}))
     with pytest.raises(PaperScopeError, match="paperscope ingest"):
