@@ -17,7 +17,7 @@ from assistant.answers import CollectionSummary, RelevanceBar, abstention
 from assistant.errors import LLMError, PaperScopeError
 from assistant.evidence import TermWeights
 from assistant.filters import Filters
-from assistant.index import PaperIndex
+from assistant.index import DIRTY, PaperIndex
 from assistant.intent import Intent, parse
 from assistant.llm import llm_configured, make_llm, verify_model
 from assistant.retrieval import FusionConfig, HybridRetriever
@@ -106,8 +106,13 @@ class Assistant:
         """Term weights and summary of the collection, recomputed only when an ingest changed it."""
         catalog = self.index.catalog()
         if self._derived is None or self._derived[0] != catalog.fingerprint:
-            docs = [f"{r['title']}\n{r.get('abstract', '')}" for r in catalog.records]
-            self._derived = (catalog.fingerprint, TermWeights(docs), CollectionSummary.of(catalog.records))
+            path = self.settings.term_weights_path
+            weights = TermWeights.load(path, catalog.fingerprint)
+            if weights is None:
+                weights = TermWeights(f"{r['title']}\n{r.get('abstract', '')}" for r in catalog.records)
+                if catalog.fingerprint != DIRTY:
+                    weights.save(path, catalog.fingerprint)
+            self._derived = (catalog.fingerprint, weights, CollectionSummary.of(catalog.records))
         return self._derived[1], self._derived[2]
 
     def summary(self) -> CollectionSummary:

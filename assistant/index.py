@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # llama_index takes a second to import: only paths that write
 
 log = logging.getLogger(__name__)
 
-_DIRTY = "dirty"
+DIRTY = "dirty"  # the generation while a write is under way: nothing derived from it may be kept
 _WRITE_BATCH = 1000
 
 
@@ -117,7 +117,7 @@ class PaperIndex:
         self.collection  # noqa: B018 - creates the collection on first use and refuses a mismatched embedder
         # the cached Collection's metadata is a snapshot: read the current generation afresh
         return str((self._client.get_collection(self.settings.collection, embedding_function=None).metadata or {})
-                   .get("generation", _DIRTY))
+                   .get("generation", DIRTY))
 
     def _set_generation(self, generation: str) -> None:
         self.collection.modify(metadata={"embedder": self.embedder_id, "generation": generation})
@@ -135,13 +135,13 @@ class PaperIndex:
     def catalog(self) -> KeywordIndex:
         """The keyword index and paper records, consistent with what Chroma holds now."""
         generation = self._generation()
-        if self._sidecar is not None and self._sidecar.fingerprint == generation != _DIRTY:
+        if self._sidecar is not None and self._sidecar.fingerprint == generation != DIRTY:
             return self._sidecar
         sidecar = KeywordIndex.load(self.settings.keyword_path)
-        if sidecar is None or sidecar.fingerprint != generation or generation == _DIRTY:
+        if sidecar is None or sidecar.fingerprint != generation or generation == DIRTY:
             log.info("rebuilding the keyword index of %r from Chroma", self.settings.collection)
             sidecar = KeywordIndex.build(self.paper_records(), generation)
-            if generation != _DIRTY:
+            if generation != DIRTY:
                 sidecar.save(self.settings.keyword_path)
         self._sidecar = sidecar
         return sidecar
@@ -158,7 +158,7 @@ class PaperIndex:
 
     # -- writing (ingest holds the ingest lock around these) -----------------------------------
     def begin_write(self) -> None:
-        self._set_generation(_DIRTY)
+        self._set_generation(DIRTY)
 
     def upsert(self, nodes: Sequence[BaseNode]) -> None:
         """Insert or replace chunks (with their embeddings set) by id, atomically per batch."""

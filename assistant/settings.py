@@ -103,3 +103,7 @@ class Settings(BaseSettings):
     @property
     def keyword_path(self) -> Path:
         return self.home / "keyword" / self.collection
+
+    @property
+    def term_weights_path(self) -> Path:
+        return self.home / "keyword" / f"{self.collection}.terms.json"

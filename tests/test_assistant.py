@@ -102,6 +102,23 @@ def test_an_offline_answer_does_not_load_llama_index(bundled_settings: Settings)
     assert done.stdout.split(" ", 1) == ["2", "[]\n"]
 
 
+def test_term_weights_are_counted_once_per_state_of_the_collection(bundled_settings: Settings) -> None:
+    first = Assistant(bundled_settings)
+    first.summary()
+    saved = json.loads(bundled_settings.term_weights_path.read_text(encoding="utf-8"))
+    assert saved["fingerprint"] == first.index.catalog().fingerprint and saved["n"] == 465
+    # a later start reads the saved counts instead of recounting (a doctored count shows which it used)
+    saved["df"]["prm"] = 465
+    bundled_settings.term_weights_path.write_text(json.dumps(saved), encoding="utf-8")
+    weights, _ = Assistant(bundled_settings)._collection_stats()
+    assert weights.df["prm"] == 465 and weights.n == 465
+    # counts saved for another state of the collection are not used
+    saved["fingerprint"] = "another-generation"
+    bundled_settings.term_weights_path.write_text(json.dumps(saved), encoding="utf-8")
+    weights, _ = Assistant(bundled_settings)._collection_stats()
+    assert weights.df["prm"] == first._collection_stats()[0].df["prm"] < 465
+
+
 def test_empty_custom_collection_says_to_ingest(settings: Settings) -> None:
     assistant = Assistant(settings.model_copy(update={"collection": "mine"}))
     with pytest.raises(PaperScopeError, match="paperscope ingest"):
