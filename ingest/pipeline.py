@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # llama_index takes a second to import: an unchanged re-inges
 
 log = logging.getLogger(__name__)
 
+# Chunks embedded and written together. The embedder sorts each group by length before batching
+# it, so a larger group pads less (BENCHMARKS.md, ingest); a killed ingest redoes at most one group.
+WRITE_GROUP_CHUNKS = 512
+
 Progress = Callable[[int, int], None]  # (papers embedded so far, papers to embed)
 
 
@@ -157,23 +161,22 @@ def _write(
 
     index.begin_write()
     index.relabel([n for p in relabel for n in chunk_paper(p, settings.chunk_size, settings.chunk_overlap)])
-    batch_papers = max(1, settings.embed_batch_size)
     if progress:
         progress(0, len(embed))
-    for start in range(0, len(embed), batch_papers):
-        batch = embed[start : start + batch_papers]
-        nodes: list[TextNode] = []
-        stale: list[str] = []
-        for paper in batch:
-            chunks = chunk_paper(paper, settings.chunk_size, settings.chunk_overlap)
-            nodes.extend(chunks)
-            stale.extend(chunk_id(paper.id, i) for i in range(len(chunks), _chunk_count(stored.get(paper.id))))
-        _embed(nodes, index.embedder)
-        index.upsert(nodes)  # replaces a changed paper's chunks in place
-        index.delete_chunks(stale)  # then drops the chunks it no longer has
-        report.chunks += len(nodes)
-        if progress:
-            progress(start + len(batch), len(embed))
+    pending: list[TextNode] = []
+    stale: list[str] = []
+    for done, paper in enumerate(embed, start=1):
+        chunks = chunk_paper(paper, settings.chunk_size, settings.chunk_overlap)
+        pending.extend(chunks)
+        stale.extend(chunk_id(paper.id, i) for i in range(len(chunks), _chunk_count(stored.get(paper.id))))
+        if len(pending) >= WRITE_GROUP_CHUNKS or done == len(embed):
+            _embed(pending, index.embedder)
+            index.upsert(pending)  # replaces a changed paper's chunks in place
+            index.delete_chunks(stale)  # then drops the chunks it no longer has
+            report.chunks += len(pending)
+            pending, stale = [], []
+            if progress:
+                progress(done, len(embed))
     for pid in gone:
         index.delete_chunks([chunk_id(pid, i) for i in range(_chunk_count(stored[pid]))])
     report.removed = len(gone)
