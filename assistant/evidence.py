@@ -34,17 +34,35 @@ _LINK = re.compile(r"https?://|www\.|github\.com|huggingface\.co", re.IGNORECASE
 _ASKS_FOR_LINK = re.compile(r"\b(code|github|repository|repo|url|link|website|released|available)\b", re.IGNORECASE)
 
 
+_VOWEL = re.compile(r"[aeiou]")
+# Bump when `terms` changes what it returns: saved term weights counted by another version are recounted.
+TERMS_VERSION = 2
+
+
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
+def _term(word: str) -> str:
+    """The stemmed term of one word as written, or "" for a stopword or a single character.
+
+    The stemmer keeps an acronym's plural ("prms" stays "prms"), so plurals are made singular
+    first: by case ("PRMs", "ViTs" -> PRM, ViT) or, for lower-case text, when the word has no
+    vowel ("llms" -> llm). Both sides of a comparison go through here, so "MCTS" and "mcts"
+    agree (both "mct")."""
+    if len(word) > 2 and word.endswith("s") and sum(c.isupper() for c in word) >= 2:
+        word = word[:-1]
+    word = word.lower()
+    if len(word) > 2 and word.endswith("s") and not _VOWEL.search(word):
+        word = word[:-1]
+    if len(word) < 2 or word in _STOP:
+        return ""
     return str(_stemmer.stemWord(word))
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed content words; a hyphenated word also yields its parts ("MCTS-DPO" -> mcts-dpo, mcts, dpo)."""
+    """Stemmed content words; a hyphenated word also yields its parts ("MCTS-DPO" -> mct-dpo, mct, dpo)."""
     out: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(text):
         parts = [word, *word.split("-")] if "-" in word else [word]
-        out.extend(_stem(p) for p in parts if p and p not in _STOP and len(p) > 1)
+        out.extend(t for t in map(_term, parts) if t)
     return out
 
 
@@ -70,17 +88,18 @@ class TermWeights:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, tmp = tempfile.mkstemp(prefix=".terms-", dir=path.parent)
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"fingerprint": fingerprint, "n": self.n, "df": self.df}, out)
+                json.dump({"version": TERMS_VERSION, "fingerprint": fingerprint, "n": self.n, "df": self.df}, out)
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("could not save term weights to %s (%s); they will be recounted", path, exc)
 
     @classmethod
     def load(cls, path: Path, fingerprint: str) -> TermWeights | None:
-        """The counts saved for `fingerprint`, or None (none saved, unreadable, or another fingerprint)."""
+        """The counts saved for `fingerprint` by this version of `terms`, or None (none saved,
+        unreadable, counted on another state of the collection or by another version)."""
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("fingerprint") != fingerprint:
+            if saved.get("fingerprint") != fingerprint or saved.get("version") != TERMS_VERSION:
                 return None
             weights = cls()
             weights.n, weights.df = int(saved["n"]), Counter(saved["df"])

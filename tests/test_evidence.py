@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from assistant.evidence import TermWeights, best_sentences
+from assistant.evidence import TERMS_VERSION, TermWeights, best_sentences, terms
 
 ABSTRACT = ("We present VoxFlow, a flow-matching text-to-speech model. VoxFlow halves the word error rate of "
             "prior zero-shot speech synthesis systems. Code for VoxFlow speech synthesis is available at "
@@ -34,3 +35,28 @@ def test_term_weights_are_read_back_only_under_the_fingerprint_they_were_saved_w
     path.write_text("{not json", encoding="utf-8")
     assert TermWeights.load(path, "generation-1") is None
     assert TermWeights.load(tmp_path / "missing.json", "generation-1") is None
+
+
+def test_an_acronym_and_its_plural_are_one_term() -> None:
+    assert terms("implicit PRMs") == terms("implicit PRM") == terms("implicit prms") == ["implicit", "prm"]
+    assert terms("LLMs") == terms("llms") == terms("LLM") == ["llm"]
+    assert terms("ViTs") == terms("ViT") and terms("GPUs") == terms("GPU")
+    assert terms("MCTS") == terms("mcts")  # a final capital S is part of the acronym, and both spellings agree
+    assert terms("rewards models") == terms("reward model")  # ordinary words still go through the stemmer
+
+
+def test_the_sentence_naming_both_question_terms_wins_whatever_their_number() -> None:
+    abstract = ("This can be attributed to the challenges of training process reward models (PRMs) online. "
+                "We propose PRIME, which enables online PRM updates through implicit process rewards.")
+    weights = TermWeights([abstract, "Process reward models score each step.", "An unrelated abstract."])
+    best = best_sentences("Which papers use implicit PRMs?", abstract, weights)
+    assert best[0][0].startswith("We propose PRIME")
+
+
+def test_term_weights_counted_by_another_version_of_terms_are_recounted(tmp_path: Path) -> None:
+    path = tmp_path / "papers.terms.json"
+    TermWeights([ABSTRACT]).save(path, "generation-1")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved["version"] = TERMS_VERSION - 1
+    path.write_text(json.dumps(saved), encoding="utf-8")
+    assert TermWeights.load(path, "generation-1") is None
