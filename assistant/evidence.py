@@ -58,7 +58,7 @@ def _term(word: str) -> str:
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed content words; a hyphenated word also yields its parts ("MCTS-DPO" -> mct-dpo, mct, dpo)."""
+    """Stemmed content words; a hyphenated word also yields its parts ("MCTS-DPO" -> mcts-dpo, mct, dpo)."""
     out: list[str] = []
     for word in _WORD.findall(text):
         parts = [word, *word.split("-")] if "-" in word else [word]
