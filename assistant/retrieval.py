@@ -53,10 +53,11 @@ class HybridRetriever:
         self.index = index
         self.fusion = fusion or FusionConfig()
 
-    def dense(self, query: str, depth: int, filters: Filters,
-              restrict: set[str] | None = None) -> dict[str, tuple[float, str]]:
+    def dense(self, query: str, depth: int, filters: Filters, restrict: set[str] | None = None, *,
+              papers: int | None = None) -> dict[str, tuple[float, str]]:
         """The `depth` papers whose best chunk is nearest to `query`: paper id -> (cosine similarity,
-        id of that chunk), best first.
+        id of that chunk), best first. `papers` is the collection's paper count, when the caller
+        has already read the catalog.
 
         Chroma ranks chunks, so it is asked for about `depth` papers' worth of chunks and asked
         again for more while fewer than `depth` distinct papers came back. It returns distances only:
@@ -71,7 +72,7 @@ class HybridRetriever:
         if restrict is not None:
             only: dict[str, Any] = {"paper_id": {"$in": sorted(restrict)}}
             where = {"$and": [where, only]} if where else only
-        papers = max(1, len(self.index.catalog().records))
+        papers = max(1, papers if papers is not None else self.index.count_papers())
         wanted = min(total, math.ceil(depth * total / papers))
         while True:
             result = collection.query(query_embeddings=embedding, n_results=wanted, where=where, include=["distances"])
@@ -96,7 +97,7 @@ class HybridRetriever:
         if restrict is not None:
             allowed = (allowed if allowed is not None else set(records)) & restrict
         depth = max(self.fusion.depth, k)
-        dense = self.dense(query, depth, filters, restrict)
+        dense = self.dense(query, depth, filters, restrict, papers=len(records))
         if allowed is not None:
             dense = {pid: v for pid, v in dense.items() if pid in allowed}
         keyword = dict(catalog.search(query, depth, allowed))
