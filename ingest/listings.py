@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.errors import SourceError
+from ingest.latex import clean
 from ingest.papers import Paper, paper_id
 
 _CHROME = {
@@ -120,7 +121,8 @@ def parse_listing(text: str, source: str) -> list[Paper]:
                 )
             title = line
         else:
-            papers.append(Paper(id=paper_id(title.text), title=title.text, abstract=line.text, sources=[source]))
+            name = clean(title.text)
+            papers.append(Paper(id=paper_id(name), title=name, abstract=clean(line.text), sources=[source]))
             title = None
         i += 1
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import SourceError
+from ingest.latex import clean
 from ingest.listings import parse_date, parse_listing
 from ingest.papers import Paper, paper_id
 
@@ -125,8 +126,8 @@ def _int(value: Any) -> int | None:
 def _from_records(rows: Iterator[tuple[int, dict[str, Any]]], path: Path) -> Iterator[Paper]:
     source = path.name
     for number, row in rows:
-        title = str(row.get("title") or "").strip()
-        abstract = str(row.get("abstract") or row.get("text") or "").strip()
+        title = clean(str(row.get("title") or "").strip())
+        abstract = clean(str(row.get("abstract") or row.get("text") or "").strip())
         if not title and not abstract:
             raise SourceError(str(path), f"line {number} has neither 'title' nor 'abstract'")
         if not abstract:
