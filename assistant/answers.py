@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.evidence import TermWeights, best_sentences, coverage, terms
+from assistant.evidence import TermWeights, covering_sentences, group_coverage, term_groups, terms
 from assistant.types import Citation, Hit
 
 CANNOT_ANSWER = "I cannot answer this from the collection."
@@ -14,24 +14,46 @@ CANNOT_ANSWER = "I cannot answer this from the collection."
 
 @dataclass(frozen=True)
 class RelevanceBar:
-    """A paper is relevant when `dense_weight * cosine + (1 - dense_weight) * coverage` reaches
-    the threshold (cosine: the best chunk's similarity to the question; coverage: the share of
-    the question's weighted terms the paper contains).
+    """Which retrieved papers answer a question, judged on each candidate's relevance:
+    `dense_weight * cosine + (1 - dense_weight) * coverage` (cosine: its best chunk's similarity to
+    the question; coverage: the share of the topic's weighted terms it contains, where the terms of
+    a parenthesis or a run of examples count as one alternative).
 
-    Calibrated on the dev questions with `python -m evals.calibrate`: `list_threshold` is the F1
-    optimum for "which papers…" lists; `threshold` (whether a lookup answers at all; retrieval's
-    ranking picks its lead) is the highest value on the optimal plateau, the most cautious one
-    the dev questions allow. `screen_threshold` is looser: the candidates an LLM reads.
-    """
+    The decision adapts to each question's scores. The question is answered at all only when its
+    best candidate reaches `threshold` (an absolute bar: nothing relevant, abstain). A "which
+    papers…" list then takes every candidate within `list_margin` of the best one (and above
+    `list_floor`), because a long or descriptive question lowers every candidate's coverage alike;
+    any other question takes the candidates within the margin of the best and above `threshold`,
+    and retrieval's ranking picks the lead. `screen_threshold` is looser: the candidates an LLM reads.
+    Calibrated on the dev questions and their phrasings with `python -m evals.calibrate`."""
 
     threshold: float = 0.375
-    list_threshold: float = 0.50
+    list_margin: float = 0.15
+    list_floor: float = 0.30
     screen_threshold: float = 0.35
     dense_weight: float = 0.5
 
     def score(self, hit: Hit, query: str, weights: TermWeights) -> float:
-        cover = coverage(terms(query), f"{hit.title}\n{hit.abstract}", weights)
-        return self.dense_weight * hit.similarity + (1 - self.dense_weight) * cover
+        return self.scores([hit], query, weights)[0]
+
+    def scores(self, hits: list[Hit], query: str, weights: TermWeights) -> list[float]:
+        groups = term_groups(query)
+        return [self.dense_weight * h.similarity
+                + (1 - self.dense_weight) * group_coverage(groups, set(terms(f"{h.title}\n{h.abstract}")), weights)
+                for h in hits]
+
+    def select(self, scores: list[float], is_list: bool) -> list[int]:
+        """Positions of the relevant candidates, given their relevance in retrieval order."""
+        best = max(scores, default=0.0)
+        if best < self.threshold:
+            return []
+        cut = max(self.list_floor if is_list else self.threshold, best - self.list_margin)
+        return [i for i, s in enumerate(scores) if s >= cut]
+
+    def relevant(self, hits: list[Hit], query: str, weights: TermWeights, is_list: bool) -> list[tuple[float, Hit]]:
+        """The relevant candidates with their relevance, in retrieval order; [] when none is."""
+        scores = self.scores(hits, query, weights)
+        return [(scores[i], hits[i]) for i in self.select(scores, is_list)]
 
 
 @dataclass(frozen=True)
@@ -54,15 +76,19 @@ def abstention(summary: CollectionSummary, reason: str = "no paper is relevant e
     return f"{CANNOT_ANSWER} Among the collection's {summary.describe()}, {reason}."
 
 
-def cite(hit: Hit, query: str, weights: TermWeights, marker: int, relevance: float | None = None) -> Citation:
-    """A citation of `hit` whose evidence is the abstract sentence that best answers `query`."""
-    best = best_sentences(query, hit.abstract, weights, hit.text)
+def cite(hit: Hit, query: str, weights: TermWeights, marker: int, relevance: float | None = None,
+         limit: int = 1, numeric: bool = False) -> Citation:
+    """A citation of `hit` whose evidence is the abstract sentence that best answers `query`;
+    `passages` holds it and, up to `limit` in all, the sentences that answer the query's other parts
+    (`numeric`: the question asks for quantities, so the sentences that state figures)."""
+    best = covering_sentences(query, hit.abstract, weights, hit.text, limit=limit, numeric=numeric)
     return Citation(
         id=hit.id,
         title=hit.title,
         published=hit.published,
         score=hit.score if relevance is None else relevance,
-        evidence=best[0][0] if best else hit.abstract[:300],
+        evidence=best[0] if best else hit.abstract[:300],
+        passages=best or [hit.abstract[:300]],
         abstract=hit.abstract,
         authors=hit.authors,
         marker=marker,

@@ -115,6 +115,11 @@ class Assistant:
             self._derived = (catalog.fingerprint, weights, CollectionSummary.of(catalog.records))
         return self._derived[1], self._derived[2]
 
+    @staticmethod
+    def _organizations(records: list[dict[str, Any]]) -> set[str]:
+        """The organisations the collection records: the only ones a question can name."""
+        return {r["organization"] for r in records if r.get("organization")}
+
     def summary(self) -> CollectionSummary:
         """How many papers the collection holds and the range of their dates."""
         return self._collection_stats()[1]
@@ -150,7 +155,8 @@ class Assistant:
             raise PaperScopeError("Ask a question: the message is empty.")
         started = time.perf_counter()
         weights, summary = self._collection_stats()
-        intent = parse(question, filters, has_history=bool(history))
+        catalog = self.index.catalog()
+        intent = parse(question, filters, has_history=bool(history), organizations=self._organizations(catalog.records))
         restrict = None
         if intent.follow_up and history:
             restrict = {c.id for c in history[-1][1].citations} or None
@@ -158,19 +164,21 @@ class Assistant:
         try:
             generator = self._generator(weights, summary)
             if generator is not None and history:
-                standalone = parse(generator.condense(question, history), filters)
-                intent = replace(standalone, follow_up=intent.follow_up, is_list=intent.is_list or standalone.is_list)
+                standalone = parse(generator.condense(question, history), filters,
+                                   organizations=self._organizations(catalog.records))
+                intent = replace(standalone, follow_up=intent.follow_up,
+                                 shape="list" if intent.is_list and not standalone.is_list else standalone.shape)
         except LLMError as exc:
             generator, llm_error = None, str(exc)
         if intent.metadata_only and restrict is None:
-            result = extractive.metadata_answer(intent, self.index.catalog().records, summary, weights)
+            result = extractive.metadata_answer(intent, catalog.records, summary, weights)
             result.seconds = result.usage.retrieval_seconds = time.perf_counter() - started
             yield result
             return
-        pool = k or (LIST_POOL if intent.is_list else SEARCH_POOL)
-        hits = self.retriever.search(intent.query, max(pool, len(restrict or ())), intent.filters, restrict)
+        records = {r["paper_id"]: r for r in catalog.records}
+        hits = self.candidates(intent, records, restrict, k)
         retrieval_seconds = time.perf_counter() - started
-        offline = extractive.answer(intent, hits, summary, weights, self.bar)
+        offline = extractive.answer(intent, hits, summary, weights, self.bar, records)
         result = offline
         if generator is not None:
             try:
@@ -182,11 +190,30 @@ class Assistant:
             offline.error = f"{llm_error} The answer below is the offline one, quoted from the retrieved abstracts."
         yield self._finished(result, retrieval_seconds, len(hits), started)
 
+    def candidates(self, intent: Intent, records: dict[str, dict[str, Any]], restrict: set[str] | None = None,
+                   k: int | None = None) -> list[Hit]:
+        """The retrieved papers an answer to `intent` chooses from. A question with metadata
+        constraints searches only the catalog's papers that meet them (and, for a superlative, that
+        record the field): filter the catalog, then screen the topic over what remains."""
+        pool = k or (LIST_POOL if intent.is_list else SEARCH_POOL)
+        if restrict is not None:  # a follow-up: every paper of the previous answer is a candidate
+            pool = max(pool, len(restrict))
+        if intent.constrained:
+            key = intent.superlative[0] if intent.superlative else None
+            allowed = {pid for pid, r in records.items()
+                       if intent.filters.matches(r) and (key is None or r.get(key) is not None)}
+            restrict = allowed if restrict is None else restrict & allowed
+            if not restrict:
+                return []
+            pool = max(pool, min(len(restrict), LIST_POOL))
+        return self.retriever.search(intent.query, pool, intent.filters, restrict)
+
     def _generate(self, generator: Generator, intent: Intent, hits: list[Hit], weights: TermWeights
                   ) -> Iterator[Answer]:
         """LLM answers: every candidate above the screening bar judged for a list question; the
         relevant sources, numbered, for any other. Nothing relevant: abstain without a call."""
-        screened = [h for h in hits if self.bar.score(h, intent.subject, weights) >= self.bar.screen_threshold]
+        screened = [h for h, s in zip(hits, self.bar.scores(hits, intent.subject, weights), strict=True)
+                    if s >= self.bar.screen_threshold]
         if not screened:
             yield Answer(text=abstention(generator.summary), citations=[], mode="llm", abstained=True, retrieved=hits)
         elif intent.is_list:

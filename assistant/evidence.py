@@ -108,6 +108,36 @@ class TermWeights:
         return weights
 
 
+# a parenthesis, or a run of examples ("such as A, B or C", "e.g. A and B"), offers alternatives: any one of them will do
+_ALTERNATIVES = re.compile(r"\(([^()]*)\)|\b(?:such as|e\.g\.,?|for example,?|for instance,?|including|like)\s+"
+                           r"([^.;:()?!]*?)(?=[.;:?!]|$| (?:as|in|for|to|that|which|when|where|with)\b)", re.IGNORECASE)
+
+
+def term_groups(query: str) -> list[tuple[str, ...]]:
+    """The query's terms, one group per term, except that the terms of a parenthesis or of a run of
+    examples form one group: a text satisfies the group when it contains any of them."""
+    groups: list[tuple[str, ...]] = []
+    rest = query
+    for match in _ALTERNATIVES.finditer(query):
+        span = match.group(1) if match.group(1) is not None else match.group(2)
+        found = tuple(dict.fromkeys(terms(span)))
+        if found:
+            groups.append(found)
+        rest = rest.replace(match.group(0), " ", 1)
+    return [(t,) for t in dict.fromkeys(terms(rest))] + groups
+
+
+def group_coverage(groups: list[tuple[str, ...]], present: set[str], weights: TermWeights) -> float:
+    """Share of the groups' weight that `present` satisfies; a group weighs as its rarest term."""
+    total = covered = 0.0
+    for group in groups:
+        weight = max(weights.idf(t) for t in group)
+        total += weight
+        if any(t in present for t in group):
+            covered += weight
+    return covered / total if total else 0.0
+
+
 def coverage(query_terms: list[str], text: str, weights: TermWeights) -> float:
     """Share of the query's term weight that `text` contains (0..1)."""
     unique = set(query_terms)
@@ -116,6 +146,48 @@ def coverage(query_terms: list[str], text: str, weights: TermWeights) -> float:
         return 0.0
     present = set(terms(text))
     return sum(weights.idf(t) for t in unique if t in present) / total
+
+
+_NUMERIC = re.compile(r"\d")
+_ASKS_FOR_NUMBER = re.compile(r"\b(how (many|much|large|big|fast|long|often)|by how|(what|which) (\w+ )?(percentage|fraction|"
+                              r"share|accuracy|score|rate|number|proportion|size|fid|perplexity|speed-?up|improvement|"
+                              r"reduction|error|gain))\b", re.IGNORECASE)
+
+
+def asks_for_number(question: str) -> bool:
+    """Whether the question asks for a quantity ("how many…", "what accuracy…")."""
+    return bool(_ASKS_FOR_NUMBER.search(question))
+
+
+def covering_sentences(query: str, abstract: str, weights: TermWeights, matched_chunk: str = "",
+                       limit: int = 3, min_gain: float = 0.15, numeric: bool = False) -> list[str]:
+    """The abstract sentences that together answer every part of `query`, best first: the best
+    sentence, then each sentence that covers a further part of the query's term weight (at least
+    `min_gain` of it), up to `limit`. With `numeric` (the question asks for quantities) only
+    sentences that state a figure count, when any of them matches the query at all."""
+    ranked = best_sentences(query, abstract, weights, matched_chunk, n=len(abstract))
+    if not ranked:
+        return []
+    if numeric:
+        # a sentence without a figure names the topic but answers no part of a question about quantities
+        figures = [s for s in ranked if _NUMERIC.search(s[0])]
+        ranked = figures if figures and figures[0][1] > 0 else ranked
+    unique = set(terms(query))
+    total = sum(weights.idf(t) for t in unique)
+    chosen = [ranked[0][0]]
+    covered = set(terms(chosen[0])) & unique
+    while len(chosen) < limit and total:
+        candidates = [(sum(weights.idf(t) for t in (set(terms(s)) & unique) - covered) / total, s)
+                      for s, _ in ranked if s not in chosen]
+        if not candidates:
+            break
+        best_gain, best = max(candidates, key=lambda c: c[0])
+        if best_gain < min_gain:
+            break
+        chosen.append(best)
+        covered |= set(terms(best)) & unique
+    order = {s: i for i, s in enumerate(split_sentences(abstract))}
+    return [chosen[0], *sorted(chosen[1:], key=lambda s: order.get(s, 0))]
 
 
 def best_sentences(query: str, abstract: str, weights: TermWeights, matched_chunk: str = "",

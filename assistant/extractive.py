@@ -1,17 +1,20 @@
 """Offline answers: no LLM, only sentences quoted from the retrieved abstracts, each cited.
 
-A "which papers…" question lists every candidate that clears the relevance bar; any other
-question leads with the one sentence that best answers it. When nothing clears the bar the
-answer abstains and says what the collection holds."""
+The question's shape decides the form: a "which papers…" list or a count names every relevant
+candidate; a superlative ("the most authors") names the relevant paper at the extreme; any other
+question leads with the sentences of the best paper that answer all its parts. When nothing is
+relevant the answer abstains and says what the collection (or the part its filters allow) holds."""
 
 from __future__ import annotations
 
 from assistant.answers import CollectionSummary, RelevanceBar, abstention, cite
-from assistant.evidence import TermWeights
+from assistant.evidence import TermWeights, asks_for_number
 from assistant.intent import Intent
 from assistant.types import Answer, Citation, Hit
 
-MAX_SUPPORTING = 2  # papers cited after the lead sentence of a non-list answer
+MAX_SUPPORTING = 2  # papers cited after the lead of a non-list answer
+MAX_PASSAGES = 3  # sentences quoted from the lead paper, so that every part of a question is answered
+_KEYS = {"authors": "authors", "upvotes": "upvotes", "published_ord": "publication date"}
 
 
 def _line(c: Citation) -> str:
@@ -19,26 +22,59 @@ def _line(c: Citation) -> str:
     return f"- **{c.title}**{date} [{c.marker}]: “{c.evidence}”"
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def answer(intent: Intent, hits: list[Hit], summary: CollectionSummary, weights: TermWeights,
-           bar: RelevanceBar) -> Answer:
-    threshold = bar.list_threshold if intent.is_list else bar.threshold
-    # the bar decides which papers are relevant; retrieval's fused ranking, the better judge of
-    # order, decides which of them leads
-    scored = [(bar.score(h, intent.subject, weights), h) for h in hits]
-    relevant = [(s, h) for s, h in scored if s >= threshold]
+           bar: RelevanceBar, records: dict[str, dict] | None = None) -> Answer:
+    """The extractive answer from the retrieved `hits`. `records` (catalog rows by paper id) are
+    needed for a superlative, which compares the relevant papers' metadata."""
+    relevant = bar.relevant(hits, intent.subject, weights, intent.is_list or intent.superlative is not None)
     if not relevant:
-        return Answer(text=abstention(summary), citations=[], mode="extractive", abstained=True, retrieved=hits)
+        scope = intent.filters.describe()
+        reason = (f"none of the papers {scope} is relevant enough to this question" if scope
+                  else "no paper is relevant enough to this question")
+        return Answer(text=abstention(summary, reason), citations=[], mode="extractive", abstained=True, retrieved=hits)
+    if intent.superlative is not None and records is not None:
+        return _superlative(intent, relevant, hits, summary, weights, records)
     if intent.is_list:
         citations = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(relevant, start=1)]
-        noun = "paper" if len(citations) == 1 else "papers"
-        text = f"{len(citations)} {noun} in the collection match:\n" + "\n".join(_line(c) for c in citations)
-    else:
-        citations = [cite(h, intent.subject, weights, i, s)
-                     for i, (s, h) in enumerate(relevant[: 1 + MAX_SUPPORTING], start=1)]
-        lead, rest = citations[0], citations[1:]
-        text = f"{lead.evidence} [{lead.marker}] (from **{lead.title}**)"
-        if rest:
-            text += "\n\nAlso relevant:\n" + "\n".join(_line(c) for c in rest)
+        head = f"{_plural(len(citations), 'paper')} in the collection"
+        scope = intent.filters.describe()
+        head += f" ({scope})" if scope else ""
+        text = f"{head} match:\n" + "\n".join(_line(c) for c in citations)
+        return Answer(text=text, citations=citations, mode="extractive", retrieved=hits)
+    (score, lead_hit), rest = relevant[0], relevant[1: 1 + MAX_SUPPORTING]
+    lead = cite(lead_hit, intent.subject, weights, 1, score, limit=MAX_PASSAGES, numeric=asks_for_number(intent.question))
+    supporting = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(rest, start=2)]
+    text = " ".join(f"{p} [1]" for p in lead.passages) + f" (from **{lead.title}**)"
+    if supporting:
+        text += "\n\nAlso relevant:\n" + "\n".join(_line(c) for c in supporting)
+    return Answer(text=text, citations=[lead, *supporting], mode="extractive", retrieved=hits)
+
+
+def _superlative(intent: Intent, relevant: list[tuple[float, Hit]], hits: list[Hit], summary: CollectionSummary,
+                 weights: TermWeights, records: dict[str, dict]) -> Answer:
+    """The relevant papers at the extreme of the asked-for field, ties included."""
+    assert intent.superlative is not None
+    key, highest = intent.superlative
+    known = [(s, h) for s, h in relevant if records.get(h.id, {}).get(key) is not None]
+    if not known:
+        return Answer(text=abstention(summary, f"no relevant paper has its {_KEYS.get(key, key)} recorded"),
+                      citations=[], mode="extractive", abstained=True, retrieved=hits)
+    extreme = (max if highest else min)(records[h.id][key] for _, h in known)
+    top = [(s, h) for s, h in known if records[h.id][key] == extreme]
+    citations = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(top, start=1)]
+    shown = records[top[0][1].id].get("published") if key == "published_ord" else extreme
+    word = ("most recent" if highest else "earliest") if key == "published_ord" else ("most" if highest else "fewest")
+    field = _KEYS.get(key, key)
+    value = f"{shown}" if key == "published_ord" else _plural(int(extreme), field.rstrip("s"))
+    names = " and ".join(f"**{c.title}** [{c.marker}]" for c in citations)
+    verb = "has" if len(citations) == 1 else "have"
+    detail = "the " + (f"{word} {field}" if key != "published_ord" else f"{word} publication date")
+    text = (f"Of the {_plural(len(known), 'relevant paper')} whose {field} the collection records, {names} {verb} "
+            f"{detail}: {value}.\n" + "\n".join(_line(c) for c in citations))
     return Answer(text=text, citations=citations, mode="extractive", retrieved=hits)
 
 
@@ -54,12 +90,13 @@ def metadata_answer(intent: Intent, records: list[dict], summary: CollectionSumm
         if known:
             extreme = (max if highest else min)(r[key] for r in known)
             matching = [r for r in known if r[key] == extreme]
-            what = f"has the {'highest' if highest else 'lowest'} {key.replace('_ord', '')} ({_show(key, matching[0])})"
+            what = f"has the {'highest' if highest else 'lowest'} {_KEYS.get(key, key)} ({_show(key, matching[0])})"
         else:
             matching = []
     if not matching:
-        return Answer(text=abstention(summary, "no paper's metadata matches"), citations=[], mode="extractive",
-                      abstained=True)
+        scope = intent.filters.describe()
+        reason = f"no paper's metadata matches ({scope})" if scope else "no paper's metadata matches"
+        return Answer(text=abstention(summary, reason), citations=[], mode="extractive", abstained=True)
     matching.sort(key=lambda r: (r.get("published_ord") or 0, r["title"]))
     hits = [Hit(id=r["paper_id"], title=r["title"], published=r.get("published"), score=1.0,
                 text=r.get("abstract", ""), abstract=r.get("abstract", ""), authors=r.get("authors"))
@@ -68,9 +105,11 @@ def metadata_answer(intent: Intent, records: list[dict], summary: CollectionSumm
     for c, r in zip(citations, matching, strict=False):
         c.authors = r.get("authors")
     count = len(matching)
-    head = f"{count} paper{'s' if count != 1 else ''} in the collection {what if intent.superlative else 'match'}"
+    scope = intent.filters.describe()
+    head = f"{_plural(count, 'paper')} in the collection " + (what if intent.superlative else "match")
+    head += f" ({scope})" if scope and not intent.superlative else ""
     shown = "" if count <= limit else f" (the first {limit} by date are listed)"
-    lines = [f"- **{c.title}** ({_meta(c)}) [{c.marker}]" for c in citations]
+    lines = [f"- **{c.title}** ({_meta(c, matching[i - 1])}) [{c.marker}]" for i, c in enumerate(citations, start=1)]
     return Answer(text=f"{head}{shown}:\n" + "\n".join(lines), citations=citations, mode="extractive", retrieved=hits)
 
 
@@ -78,8 +117,12 @@ def _show(key: str, record: dict) -> str:
     return str(record.get("published") if key == "published_ord" else record.get(key))
 
 
-def _meta(c: Citation) -> str:
+def _meta(c: Citation, record: dict) -> str:
     parts = [c.published or "date unknown"]
     if c.authors is not None:
-        parts.append(f"{c.authors} author{'s' if c.authors != 1 else ''}")
+        parts.append(_plural(c.authors, "author"))
+    if record.get("organization"):
+        parts.append(str(record["organization"]))
+    if record.get("upvotes") is not None:
+        parts.append(_plural(int(record["upvotes"]), "upvote"))
     return ", ".join(parts)

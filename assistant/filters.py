@@ -1,7 +1,10 @@
-"""Metadata filters on a search or question: publication date range and author count.
+"""Metadata filters on a search or question: publication date range, author count, upvotes and
+organisation.
 
 One definition serves both sides of hybrid retrieval: `to_chroma_where` for the Chroma
-collection, `matches` for the keyword side and the catalog."""
+collection, `matches` for the keyword side and the catalog. The organisation is matched on the
+catalog only (it is a name, compared without case), so a filter on it restricts search to the
+catalog's matching papers."""
 
 from __future__ import annotations
 
@@ -37,20 +40,46 @@ class Filters:
     authors: int | None = None
     min_authors: int | None = None
     max_authors: int | None = None
+    upvotes: int | None = None
+    min_upvotes: int | None = None
+    max_upvotes: int | None = None
+    organization: str | None = None
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Filters:
         unknown = set(kwargs) - set(cls.__dataclass_fields__)
         if unknown:
             raise PaperScopeError(
-                f"Unknown filter(s) {sorted(unknown)}; use since, until, authors, min_authors or max_authors."
+                f"Unknown filter(s) {sorted(unknown)}; use {', '.join(cls.__dataclass_fields__)}."
             )
         filters = cls(**{k: v for k, v in kwargs.items() if v is not None})
         filters.bounds()  # validate dates now, with a clear message
         return filters
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.since, self.until, self.authors, self.min_authors, self.max_authors))
+        return any(v is not None for v in self.__dict__.values())
+
+    def describe(self) -> str:
+        """The filters in words: 'published 2023 to 2024, with at least 5 authors'."""
+        parts = []
+        if self.since and self.until:
+            parts.append(f"published {self.since}" if self.since == self.until else
+                         f"published {self.since} to {self.until}")
+        elif self.since:
+            parts.append(f"published {self.since} or later")
+        elif self.until:
+            parts.append(f"published {self.until} or earlier")
+        for noun, eq, low, high in (("author", self.authors, self.min_authors, self.max_authors),
+                                    ("upvote", self.upvotes, self.min_upvotes, self.max_upvotes)):
+            if eq is not None:
+                parts.append(f"with exactly {eq} {noun}{'s' if eq != 1 else ''}")
+            if low is not None:
+                parts.append(f"with at least {low} {noun}s")
+            if high is not None:
+                parts.append(f"with at most {high} {noun}s")
+        if self.organization:
+            parts.append(f"from {self.organization}")
+        return ", ".join(parts)
 
     def bounds(self) -> tuple[int | None, int | None]:
         low = date_bound(self.since, end=False) if self.since else None
@@ -66,6 +95,9 @@ class Filters:
             ("authors", "$eq", self.authors),
             ("authors", "$gte", self.min_authors),
             ("authors", "$lte", self.max_authors),
+            ("upvotes", "$eq", self.upvotes),
+            ("upvotes", "$gte", self.min_upvotes),
+            ("upvotes", "$lte", self.max_upvotes),
         ]
         return [(key, op, value) for key, op, value in candidates if value is not None]
 
@@ -76,6 +108,8 @@ class Filters:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
     def matches(self, record: dict[str, Any]) -> bool:
+        if self.organization is not None and self.organization.lower() != str(record.get("organization") or "").lower():
+            return False
         for key, op, value in self._conditions():
             have = record.get(key)
             if have is None or not _COMPARE[op](have, value):

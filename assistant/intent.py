@@ -1,56 +1,95 @@
-"""Read what a question asks for, without an LLM: is it a "which papers…" list, does it carry
-date or author-count constraints ("published in 2025", "exactly two authors"), does it ask for an
-extreme ("the most authors"), and what topic is left once those are taken out. Follow-ups that
-point back ("which of those…") are recognised here too."""
+"""Read what a question asks for, without an LLM: its shape (a list of papers, one paper, a fact,
+a count), its metadata constraints (publication date, author count, organisation, upvotes), an
+extreme it asks for ("the most authors"), and the topic left once those and the question's
+scaffolding are taken out. Follow-ups that point back ("which of those…") are recognised here too.
+
+It reads structure, not topics: which papers are relevant is decided later, from retrieval's scores."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
+from assistant.evidence import terms
 from assistant.filters import Filters
 
-_NUMBERS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-            "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
-_NUM = r"(\d+|" + "|".join(_NUMBERS) + r")"
+Shape = Literal["list", "one", "fact", "count"]
 
+_NUMBERS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+            "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a dozen": 12}
+_NUM = r"(\d+|" + "|".join(_NUMBERS) + r")"
+_PEOPLE = r"(?:co-?)?authors?|contributors"
+_DOCS = r"papers|works|studies|articles|publications|preprints|entries|ones|methods|approaches|techniques"
+
+_COUNT = re.compile(rf"\bhow many\b(?:\s+\w+){{0,4}}?\s+(?:{_DOCS})\b|\b(?:the )?number of (?:{_DOCS})\b|\bcount (?:the )?",
+                    re.IGNORECASE)
 _LIST = re.compile(
-    r"^\s*(which|what|list|name|find|show|give me|are there)\b.*\b(papers|works|studies|articles|ones|methods|approaches)\b"
-    r"|^\s*(list|find|show)\b|^\s*papers\b",
+    rf"\b(?:{_DOCS})\b|\b(?:list|enumerate|name (?:all|every))\b|\b(?:any|anything|something|everything)\b(?! else)"
+    r"|\ball (?:the )?(?:work|research)\b",
     re.IGNORECASE,
 )
+_ONE = re.compile(r"\b(?:which|what|the|a|one|that|this) (?:\w+ )?(?:paper|work|study|article|publication|preprint)\b"
+                  r"|\b(?:paper|work|study|article) (?:that|which|where|in which)\b", re.IGNORECASE)
+_QUESTION_WORD = re.compile(r"^\s*(?:\w+[,:]\s*)?(which|what|who|how|when|where|why|does|do|did|is|are|was|were|can|could|"
+                            r"has|have|name|list|find|show|give|tell|i|i'm|im|we|hey|hi|please)\b", re.IGNORECASE)
+_FACT = re.compile(r"\b(?:what|how|who|whom|whose|when|where|why)\b|\?\s*$", re.IGNORECASE)
 _BACKREF = re.compile(r"\b(of (those|these|them)|among (those|these|them)|those|these|they|them|the above)\b",
                       re.IGNORECASE)
 
 _YEAR_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\bbetween (\d{4}) and (\d{4})\b", re.I), "between"),
-    (re.compile(r"\b(?:published |released |from |appeared )?(?:before|prior to|earlier than) (\d{4})\b", re.I),
-     "before"),
-    (re.compile(r"\b(?:published |released |from |appeared )?(?:after|later than) (\d{4})\b", re.I), "after"),
-    (re.compile(r"\b(?:published |released |from |appeared )?since (\d{4})\b", re.I), "since"),
-    (re.compile(r"\b(?:published |released |appeared )?(?:in|from|during) (\d{4})\b", re.I), "in"),
+    (re.compile(r"\b(?:between|from) (\d{4}) (?:and|to|through|until) (\d{4})\b", re.I), "between"),
+    (re.compile(r"\b(?:from |in |during )?(\d{4}) ?[-–] ?(\d{4})\b", re.I), "between"),
+    (re.compile(r"\b(?:in |from )?(\d{4}) or (?:later|after|newer)\b|\b(?:in or after|no earlier than) (\d{4})\b|"
+                r"\b(\d{4}) (?:and|or) (?:later|after|onwards?|beyond)\b|\b(\d{4}) onwards?\b", re.I), "since"),
+    (re.compile(r"\b(?:in |from )?(\d{4}) or (?:earlier|before|older)\b|\b(?:in or before|no later than) (\d{4})\b|"
+                r"\b(\d{4}) (?:and|or) (?:earlier|before)\b|\bup to (\d{4})\b", re.I), "until"),
+    (re.compile(r"\b(?:published |released |from |appeared |dated )?(?:before|prior to|earlier than|older than) (\d{4})\b",
+                re.I), "before"),
+    (re.compile(r"\b(?:published |released |from |appeared |dated )?(?:after|later than|newer than) (\d{4})\b", re.I),
+     "after"),
+    (re.compile(r"\b(?:published |released |appeared |dated )?since (\d{4})\b", re.I), "since"),
+    (re.compile(r"\b(?:published |released |appeared |dated )?(?:in|from|during|of) (\d{4})\b", re.I), "in"),
 ]
-_AUTHOR_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"\b(?:with |by |having |that have |have )?(?:more than|over) {_NUM} authors\b", re.I), "gt"),
-    (re.compile(rf"\b(?:with |by |having |that have |have )?(?:fewer|less) than {_NUM} authors\b", re.I), "lt"),
-    (re.compile(rf"\b(?:with |by |having |that have |have )?at least {_NUM} authors\b", re.I), "ge"),
-    (re.compile(rf"\b(?:with |by |having |that have |have )?at most {_NUM} authors\b", re.I), "le"),
-    (re.compile(r"\b(?:written )?by a single author\b|\bsingle-authored\b|\bsolo[- ]authored\b", re.I), "solo"),
-    # last: "at most three authors" must not read as "three authors"
-    (re.compile(rf"\b(?:with |by |having |that have |have )?(?:exactly |only )?{_NUM}[ -]authors?\b", re.I), "eq"),
+_COUNT_RULES: list[tuple[str, re.Pattern[str], str]] = [
+    (key, re.compile(pattern.format(num=_NUM, noun=f"(?:{noun})"), re.I), kind)
+    for key, noun in (("authors", _PEOPLE), ("upvotes", r"up-?votes?|likes"))
+    for pattern, kind in (
+        (r"\b(?:more than|over|above|greater than) {num} {noun}\b", "gt"),
+        (r"\b(?:fewer than|less than|under|below) {num} {noun}\b", "lt"),
+        (r"\b(?:at least|no fewer than|no less than|a minimum of) {num} {noun}\b|\b{num} or more {noun}\b", "ge"),
+        (r"\b(?:at most|no more than|up to|a maximum of) {num} {noun}\b|\b{num} or (?:fewer|less) {noun}\b", "le"),
+        # last: "at most three authors" must not read as "three authors"
+        (r"\b(?:exactly |only |just )?{num}[ -]{noun}\b|\b{noun}(?: count)?(?: of| is| equal to|:)? (?:exactly )?{num}\b",
+         "eq"),
+    )
 ]
+_SOLO = re.compile(r"\b(?:written )?by a (?:single|sole|lone) author\b|\b(?:single|sole|solo)[- ]author(?:ed)?\b|"
+                   r"\bone author\b", re.I)
+_UPVOTED = re.compile(r"\b(?:with|having|that have|that got|that received) (?:any )?up-?votes\b|\bupvoted\b(?! by)", re.I)
 _SUPERLATIVES: list[tuple[re.Pattern[str], tuple[str, bool]]] = [
-    (re.compile(r"\b(?:the )?(?:most|largest number of|highest number of) authors\b", re.I), ("authors", True)),
-    (re.compile(r"\b(?:the )?(?:fewest|least|smallest number of) authors\b", re.I), ("authors", False)),
-    (re.compile(r"\b(?:the )?most upvote[sd]\b|\bmost popular\b", re.I), ("upvotes", True)),
-    (re.compile(r"\b(?:the )?(?:most recent(?:ly)?(?: published)?|newest|latest)\b", re.I), ("published_ord", True)),
-    (re.compile(r"\b(?:the )?(?:oldest|earliest(?: published)?)\b", re.I), ("published_ord", False)),
+    (re.compile(rf"\b(?:the )?(?:most|largest number of|highest number of|greatest number of|biggest number of) "
+                rf"(?:{_PEOPLE})\b|\b(?:the )?(?:largest|biggest|longest) (?:author (?:list|count)|team|number of authors)\b",
+                re.I), ("authors", True)),
+    (re.compile(rf"\b(?:the )?(?:fewest|least|smallest number of|lowest number of) (?:{_PEOPLE})\b|"
+                rf"\b(?:the )?(?:smallest|shortest) (?:author (?:list|count)|team|number of authors)\b", re.I),
+     ("authors", False)),
+    (re.compile(r"\b(?:the )?(?:most|highest number of) up-?votes?\b|\bmost[- ]up-?voted\b|\bmost (?:popular|liked)\b|"
+                r"\bhighest[- ]up-?voted\b", re.I), ("upvotes", True)),
+    (re.compile(r"\b(?:the )?(?:fewest|least) up-?votes?\b|\bleast[- ](?:up-?voted|popular)\b", re.I), ("upvotes", False)),
+    (re.compile(r"\b(?:the )?(?:most recent(?:ly)?(?: published)?|newest|latest|last published)\b", re.I),
+     ("published_ord", True)),
+    (re.compile(r"\b(?:the )?(?:oldest|earliest(?: published)?|first published)\b", re.I), ("published_ord", False)),
 ]
+# what a question says around its topic: question words, talk about papers, conversational framing
 _SCAFFOLD = re.compile(
-    r"\b(which|what|list|name|find|show|give me|are there|all|the|papers?|works?|studies|articles|ones|"
-    r"in the collection|of (those|these|them)|among (those|these|them)|those|these|them|they|"
-    r"were|was|are|is|has|have|had|does|do|did|published|released|appeared|written|paper|"
-    r"with|by|that|any|about|on)\b|[?.!,]",
+    r"(?<![\w-])(hey|hi|hello|please|thanks|i'm|i am|i'd|i|we|you|me|us|our|my|can|could|would|do|does|did|looking for|"
+    r"trying to|want|know|remember|recall|find|tell|show|give|list|name|enumerate|is there|are there|"
+    r"which|what|all|the|any|anything|something|papers?|works?|studies|study|articles?|publications?|preprints?|ones|"
+    r"in (the|this|your|our) (collection|set|list|corpus)|collection|of (those|these|them)|among (those|these|them)|"
+    r"those|these|them|they|were|was|are|is|has|have|had|published|released|appeared|written|came out|come out|"
+    r"lists?|listed|with|by|that|about|on|and|or|also|how many|number of|count)(?![\w-])|[?.!,;:]",
     re.IGNORECASE,
 )
 
@@ -60,10 +99,15 @@ class Intent:
     question: str
     query: str  # the question with its metadata phrases removed: what retrieval searches for
     topic: str  # the content words of `query` ("" when the question is only about metadata)
-    is_list: bool
+    shape: Shape = "one"
     filters: Filters = field(default_factory=Filters)
     superlative: tuple[str, bool] | None = None  # (metadata key, highest first)
     follow_up: bool = False  # refers back to the previous answer's papers
+
+    @property
+    def is_list(self) -> bool:
+        """Every relevant paper is wanted (a list or a count), not the one best paper."""
+        return self.shape in ("list", "count")
 
     @property
     def subject(self) -> str:
@@ -72,56 +116,117 @@ class Intent:
         return self.topic or self.query
 
     @property
+    def constrained(self) -> bool:
+        """The question limits papers by metadata or asks for a metadata extreme."""
+        return bool(self.filters) or self.superlative is not None
+
+    @property
     def metadata_only(self) -> bool:
-        return not self.topic and (bool(self.filters) or self.superlative is not None)
+        return not terms(self.topic) and self.constrained
 
 
 def _number(text: str) -> int:
     return int(text) if text.isdigit() else _NUMBERS[text.lower()]
 
 
-def parse(question: str, filters: Filters | None = None, has_history: bool = False) -> Intent:
-    """The intent of `question`; explicit `filters` win over those read from the text."""
-    text = question
-    found: dict[str, object] = {}
+def _cut(text: str, match: re.Match[str]) -> str:
+    return text[: match.start()] + " " + text[match.end():]
+
+
+def _years(text: str) -> tuple[dict[str, str], str]:
     for pattern, kind in _YEAR_RULES:
         match = pattern.search(text)
         if not match:
             continue
-        if kind == "between":
-            found.update(since=match.group(1), until=match.group(2))
-        elif kind == "before":
-            found["until"] = str(int(match.group(1)) - 1)
-        elif kind == "after":
-            found["since"] = str(int(match.group(1)) + 1)
-        elif kind == "since":
-            found["since"] = match.group(1)
-        else:
-            found.update(since=match.group(1), until=match.group(1))
-        text = text[: match.start()] + " " + text[match.end():]
-        break
-    for pattern, kind in _AUTHOR_RULES:
+        years = [g for g in match.groups() if g]
+        if not all(1900 <= int(y) <= 2100 for y in years):
+            continue
+        found = {"between": {"since": years[0], "until": years[-1]},
+                 "before": {"until": str(int(years[0]) - 1)}, "after": {"since": str(int(years[0]) + 1)},
+                 "since": {"since": years[0]}, "until": {"until": years[0]},
+                 "in": {"since": years[0], "until": years[0]}}[kind]
+        return found, _cut(text, match)
+    return {}, text
+
+
+def _counts(text: str) -> tuple[dict[str, int], str]:
+    found: dict[str, int] = {}
+    if match := _SOLO.search(text):
+        found["authors"] = 1
+        text = _cut(text, match)
+    for key, pattern, kind in _COUNT_RULES:
+        if any(k.endswith(key) or k == key for k in found):
+            continue
         match = pattern.search(text)
         if not match:
             continue
-        n = 1 if kind == "solo" else _number(match.group(1))
-        found.update({"eq": {"authors": n}, "solo": {"authors": 1}, "gt": {"min_authors": n + 1},
-                      "lt": {"max_authors": n - 1}, "ge": {"min_authors": n}, "le": {"max_authors": n}}[kind])
-        text = text[: match.start()] + " " + text[match.end():]
-        break
+        n = _number(next(g for g in match.groups() if g))
+        found.update({"eq": {key: n}, "gt": {f"min_{key}": n + 1}, "lt": {f"max_{key}": n - 1},
+                      "ge": {f"min_{key}": n}, "le": {f"max_{key}": n}}[kind])
+        text = _cut(text, match)
+    if "upvotes" not in " ".join(found) and (match := _UPVOTED.search(text)):
+        found["min_upvotes"] = 1
+        text = _cut(text, match)
+    return found, text
+
+
+def _organization(text: str, organizations: Iterable[str]) -> tuple[str | None, str]:
+    """The collection's organisation the question names (its full name, or its first word when
+    that word is distinctive), and the text without it."""
+    for name in sorted(organizations, key=len, reverse=True):
+        head = re.split(r"[\s\-_]+", name)[0]
+        for form in (name, head if len(head) >= 4 else None):
+            if not form:
+                continue
+            match = re.search(rf"\b(?:from |by |at |of )?(?:the )?{re.escape(form)}\b[\w\-]*(?: (?:team|lab|group))?",
+                              text, re.IGNORECASE)
+            if match:
+                return name, _cut(text, match)
+    return None, text
+
+
+def _shape(question: str) -> Shape:
+    if _COUNT.search(question):
+        return "count"
+    singular = _ONE.search(question)
+    plural = _LIST.search(question)
+    if plural and (not singular or plural.start() < singular.start()):
+        return "list"
+    if singular:
+        return "one"
+    if _FACT.search(question):
+        return "fact"
+    # keywords typed into a search box: every matching paper is wanted
+    return "one" if _QUESTION_WORD.search(question) else "list"
+
+
+def parse(question: str, filters: Filters | None = None, has_history: bool = False,
+          organizations: Iterable[str] = ()) -> Intent:
+    """The intent of `question`; explicit `filters` win over those read from the text.
+    `organizations` are the collection's organisation names, the only ones a question can name."""
+    read: dict[str, object] = {}
+    years, text = _years(question)
+    read.update(years)
     superlative = None
     for pattern, key in _SUPERLATIVES:
         match = pattern.search(text)
         if match:
             superlative = key
-            text = text[: match.start()] + " " + text[match.end():]
+            text = _cut(text, match)
             break
+    counts, text = _counts(text)
+    read.update(counts)
+    organization, text = _organization(text, organizations)
+    if organization:
+        read["organization"] = organization
     follow_up = has_history and bool(_BACKREF.search(question))
-    read = Filters(**found)  # type: ignore[arg-type]
     explicit = filters or Filters()
-    merged = replace(read, **{k: v for k, v in explicit.__dict__.items() if v is not None})
+    merged = replace(Filters(**read), **{k: v for k, v in explicit.__dict__.items() if v is not None})  # type: ignore[arg-type]
     topic = " ".join(_SCAFFOLD.sub(" ", text).split())
-    is_list = bool(_LIST.search(question)) or (follow_up and question.lower().lstrip().startswith(("which", "what")))
+    shape = _shape(question)
+    if follow_up and question.lower().lstrip().startswith(("which", "what")) and shape != "count":
+        shape = "list"
+    if superlative is not None and shape == "list" and not re.search(rf"\b(?:{_DOCS})\b", question, re.I):
+        shape = "one"
     return Intent(question=question, query=" ".join(text.split()), topic=topic if len(topic) > 2 else "",
-                  is_list=is_list, filters=merged,
-                  superlative=superlative, follow_up=follow_up)
+                  shape=shape, filters=merged, superlative=superlative, follow_up=follow_up)

@@ -96,6 +96,8 @@ class HybridRetriever:
         allowed = {pid for pid, r in records.items() if filters.matches(r)} if filters else None
         if restrict is not None:
             allowed = (allowed if allowed is not None else set(records)) & restrict
+        if filters.organization is not None:  # not a Chroma condition: the dense side is held to the catalog's matches
+            restrict = allowed
         depth = max(self.fusion.depth, k)
         dense = self.dense(query, depth, filters, restrict, papers=len(records))
         if allowed is not None:

@@ -39,10 +39,12 @@ class Citation:
     abstract: str = ""
     authors: int | None = None
     marker: int = 0  # the [n] this paper carries in the answer text
+    passages: list[str] = field(default_factory=list)  # every sentence quoted from it, `evidence` first
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "published": self.published, "score": round(self.score, 6),
-                "evidence": self.evidence, "marker": self.marker, "authors": self.authors}
+                "evidence": self.evidence, "passages": self.passages or [self.evidence], "marker": self.marker,
+                "authors": self.authors}
 
 
 @dataclass

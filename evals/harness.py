@@ -54,22 +54,34 @@ class Question:
     gold: tuple[str, ...]
     expected: tuple[str, ...]
     filters: dict[str, Any]
+    style: str = "original"  # or the phrasing style of a rewording ("terse", "descriptive", "conversational")
+    of: str | None = None  # the question a rewording rewords
 
     @property
     def answerable(self) -> bool:
         return self.kind != "unanswerable"
 
+    @property
+    def base(self) -> str:
+        """The question this one asks, whatever its wording."""
+        return self.of or self.id
 
-def load_questions(split: str) -> list[Question]:
-    """The questions of `split` ('dev', 'test' or 'all'), in file order."""
-    questions = []
-    for name in SPLITS if split == "all" else (split,):
-        for line in (HERE / "questions" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                questions.append(Question(row["id"], row["kind"], row["question"], tuple(row["gold"]),
-                                          tuple(row["expected"]), dict(row["filters"])))
-    return questions
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_questions(split: str, phrasings: bool = True) -> list[Question]:
+    """The questions of `split` ('dev', 'test' or 'all'), in file order, then (unless `phrasings`
+    is False) the rewordings of that split's questions from `phrasings.jsonl`."""
+    names = SPLITS if split == "all" else (split,)
+    rows = [row for name in names for row in _rows(HERE / "questions" / f"{name}.jsonl")]
+    if phrasings:
+        rows += [row for row in _rows(HERE / "questions" / "phrasings.jsonl") if row["split"] in names]
+    return [Question(row["id"], row["kind"], row["question"], tuple(row["gold"]), tuple(row["expected"]),
+                     dict(row["filters"]), row.get("style", "original"), row.get("of")) for row in rows]
 
 
 class Pipeline(Protocol):
@@ -168,9 +180,12 @@ def score_answer(q: Question, answer: Answer, ranked: list[Hit] | None,
     if judged:
         metrics["judge_grounded_sentence_rate"] = _share([s.get("judge") is True for s in sentences])
     found = expected_found(q.expected, answer.text)
-    metrics["expected_hit_rate"] = _share(found) if q.kind == "fact" else None
+    metrics["expected_hit_rate"] = _share(found) if q.expected else None
+    metrics["fact_complete"] = float(all(found)) if q.kind == "fact" and q.expected else None
+    metrics["lead_hit"] = float(bool(cited) and cited[0] in q.gold) if q.kind in ("lookup", "paraphrase") else None
     return {
-        "id": q.id, "kind": q.kind, "question": q.question, "abstained": answer.abstained, "cited": cited,
+        "id": q.id, "kind": q.kind, "style": q.style, "of": q.base, "question": q.question,
+        "abstained": answer.abstained, "cited": cited,
         "metrics": {k: _round(v) for k, v in metrics.items()},
         "sentences": sentences, "seconds": round(answer.seconds, 4), "error": answer.error,
         "problems": _problems(q, answer, ranked, cited, invalid, sentences, found),
@@ -234,15 +249,28 @@ def evaluate(pipeline: Pipeline, questions: list[Question], grounding: Grounding
     return rows
 
 
+def _mean(rows: list[dict[str, Any]], name: str) -> float | None:
+    values = [r["metrics"][name] for r in rows if r["metrics"].get(name) is not None]
+    return statistics.fmean(values) if values else None
+
+
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     """Overall metrics from the per-question rows: each rate is the mean over the questions it
     applies to (None when none does); invalid citations are summed; latency is over all answers.
-    The LLM judge's rate is present only when a judge ran."""
+    The LLM judge's rate is present only when a judge ran. `phrasing_spread` is the largest
+    difference in citation recall between two wordings (styles) of the same questions."""
     out: dict[str, float | None] = {}
     for name in _MEANS:
-        values = [r["metrics"][name] for r in rows if r["metrics"].get(name) is not None]
-        if values or name != "judge_grounded_sentence_rate":
-            out[name] = statistics.fmean(values) if values else None
+        value = _mean(rows, name)
+        if value is not None or name != "judge_grounded_sentence_rate":
+            out[name] = value
+    lists = [r for r in rows if r["kind"] == "list"]
+    out["list_recall"], out["list_precision"] = _mean(lists, "citation_recall"), _mean(lists, "citation_precision")
+    out["metadata_recall"] = _mean([r for r in rows if r["kind"] in ("metadata", "count")], "citation_recall")
+    out["fact_complete_rate"] = _mean(rows, "fact_complete")
+    out["lead_hit_rate"] = _mean(rows, "lead_hit")
+    recall = {style: m["citation_recall"] for style, m in by_style(rows).items() if m["citation_recall"] is not None}
+    out["phrasing_spread"] = max(recall.values()) - min(recall.values()) if len(recall) > 1 else None
     out["invalid_citations"] = sum(r["metrics"]["invalid_citations"] for r in rows)
     out["correct_abstention_rate"] = _share([r["abstained"] for r in rows if r["kind"] == "unanswerable"])
     out["false_abstention_rate"] = _share([r["abstained"] for r in rows if r["kind"] != "unanswerable"])
@@ -250,6 +278,28 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     out["latency_p50_s"] = statistics.median(seconds) if seconds else None
     out["latency_p95_s"] = seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))] if seconds else None
     return {name: _round(out[name]) for name in RULES if name in out}
+
+
+def by_style(rows: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per wording style, the mean of each per-question metric over the questions that have every
+    style (so that each style is scored on the same questions), plus its abstention counts."""
+    styles = sorted({r["style"] for r in rows})
+    if len(styles) < 2:
+        return {}
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["of"], {})[r["style"]] = r
+    complete = [g for g in groups.values() if len(g) == len(styles)]
+    out: dict[str, dict[str, float | None]] = {}
+    for style in styles:
+        chosen = [g[style] for g in complete]
+        names = ("citation_recall", "citation_precision", "expected_hit_rate", "fact_complete", "lead_hit")
+        metrics = {name: _round(_mean(chosen, name)) for name in names}
+        metrics["questions"] = len(chosen)
+        metrics["false_abstentions"] = sum(r["abstained"] for r in chosen if r["kind"] != "unanswerable")
+        metrics["correct_abstentions"] = sum(r["abstained"] for r in chosen if r["kind"] == "unanswerable")
+        out[style] = metrics
+    return out
 
 
 def _round(value: float | None) -> float | None:
@@ -301,7 +351,8 @@ def run(pipeline: Pipeline, key: RunKey, settings: Settings, questions: list[Que
         "model": settings.llm_model if key.mode == "llm" else None,
         "date": date.today().isoformat(), "machine": machine(),
         "baseline": str(baseline_path) if baseline is not None else None,
-        "metrics": metrics, "checks": checks, "per_question": rows, "passed": all(c["ok"] for c in checks),
+        "metrics": metrics, "by_style": by_style(rows), "checks": checks, "per_question": rows,
+        "passed": all(c["ok"] for c in checks),
     }
 
 

@@ -50,6 +50,20 @@ def question_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def style_table(result: dict[str, Any]) -> list[str]:
+    """Each wording style's scores on the same questions, when the run has more than one style."""
+    styles = result.get("by_style") or {}
+    if not styles:
+        return []
+    names = ("citation_recall", "citation_precision", "expected_hit_rate", "fact_complete", "lead_hit")
+    lines = ["## By wording", "", "| style | questions | " + " | ".join(names) + " | false abstentions |",
+             "| --- |" + " ---: |" * (len(names) + 2)]
+    for style, m in styles.items():
+        lines.append(f"| {style} | {m['questions']} | " + " | ".join(_num(m[n]) for n in names)
+                     + f" | {m['false_abstentions']} |")
+    return [*lines, ""]
+
+
 def abstentions(rows: list[dict[str, Any]]) -> str:
     unanswerable = [r for r in rows if r["kind"] == "unanswerable"]
     answerable = [r for r in rows if r["kind"] != "unanswerable"]
@@ -90,6 +104,6 @@ def markdown(result: dict[str, Any], written: Path | None = None, missing: Path 
     else:
         against = "Not compared with a baseline."
     parts = [title, "", f"{result['questions']} questions, {result['date']}, {result['machine']}. {against}", "",
-             *overall_table(result), "", abstentions(result["per_question"]), "", "## Per question", "",
+             *overall_table(result), "", abstentions(result["per_question"]), "", *style_table(result), "## Per question", "",
              *question_table(result["per_question"]), "", verdict(result)]
     return "\n".join(parts)

@@ -123,3 +123,41 @@ def test_empty_custom_collection_says_to_ingest(settings: Settings) -> None:
     assistant = Assistant(settings.model_copy(update={"collection": "mine"}))
     with pytest.raises(PaperScopeError, match="paperscope ingest"):
         assistant.search("anything")
+
+
+def test_a_two_part_fact_quotes_a_sentence_for_each_part(assistant: Assistant) -> None:
+    answer = assistant.ask("How many process supervision annotations does OmegaPRM collect, and what success rate "
+                           "does it reach on MATH?")
+    lead = answer.citations[0]
+    assert lead.id == "improve-mathematical-reasoning-in-language-models-by-automated-process-supervisi-8c2118c0"
+    assert "1.5 million" in answer.text and "69.4%" in answer.text  # two sentences, LaTeX cleaned at ingest
+    assert len(lead.passages) >= 2 and all(p in lead.abstract for p in lead.passages)
+    assert lead.evidence == lead.passages[0]
+
+
+def test_a_topic_with_a_date_filter_screens_only_the_papers_the_filter_allows(assistant: Assistant) -> None:
+    answer = assistant.ask("Which diffusion papers were published before 2024?")
+    assert not answer.abstained
+    assert all(c.published and c.published < "2024" for c in answer.citations)
+    assert "score-based-generative-modeling-of-graphs-via-the-system-of-stochastic-different-19f89665" in {
+        c.id for c in answer.citations}
+    none = assistant.ask("Which papers about protein folding in yeast were published before 2020?")
+    assert none.abstained and "published 2019 or earlier" in none.text
+
+
+def test_how_many_gets_a_number(assistant: Assistant) -> None:
+    records = assistant.index.catalog().records
+    n = sum(str(r.get("published", "")).startswith("2023") for r in records)
+    answer = assistant.ask("How many papers were published in 2023?")
+    assert answer.text.startswith(f"{n} papers") and len(answer.citations) == n
+
+
+def test_a_superlative_over_a_topic_names_the_extreme_and_its_value(assistant: Assistant) -> None:
+    answer = assistant.ask("Which reasoning paper lists the most authors, and how many?")
+    records = {r["paper_id"]: r for r in assistant.index.catalog().records}
+    (top,) = answer.citations
+    authors = records[top.id]["authors"]
+    assert f"{authors} authors" in answer.text
+    others = [h for h in answer.retrieved if h.id != top.id]
+    assert all(records[h.id].get("authors") is not None for h in answer.retrieved)  # screened only papers that record it
+    assert all(records[h.id]["authors"] <= authors or h.id not in {c.id for c in answer.citations} for h in others)

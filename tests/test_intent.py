@@ -50,3 +50,55 @@ def test_a_back_reference_is_a_follow_up_only_with_history() -> None:
 ])
 def test_plural_questions_ask_for_a_list_singular_for_one_paper(question: str, is_list: bool) -> None:
     assert parse(question).is_list is is_list
+
+
+ORGS = {"ByteDance Seed", "Alibaba-NLP", "Tsinghua University"}
+
+
+@pytest.mark.parametrize(("question", "filters"), [
+    ("Which diffusion papers were published before 2024?", Filters(until="2023")),
+    ("RL papers from 2022-2024", Filters(since="2022", until="2024")),
+    ("papers from 2023 or later with 5 or more authors", Filters(since="2023", min_authors=5)),
+    ("Anything on attention published in or before 2023?", Filters(until="2023")),
+    ("Which papers have more than 2 upvotes?", Filters(min_upvotes=3)),
+    ("upvoted papers about agents", Filters(min_upvotes=1)),
+    ("Which single-authored papers are there?", Filters(authors=1)),
+    ("papers by Tsinghua on attention", Filters(organization="Tsinghua University")),
+    ("What has ByteDance Seed published?", Filters(organization="ByteDance Seed")),
+])
+def test_constraints_are_read_from_the_words(question: str, filters: Filters) -> None:
+    assert parse(question, organizations=ORGS).filters == filters
+
+
+def test_an_organisation_the_collection_does_not_record_is_not_a_filter() -> None:
+    assert parse("Which papers come from DeepMind?", organizations=ORGS).filters == Filters()
+
+
+@pytest.mark.parametrize(("question", "superlative", "topic"), [
+    ("Which paper about reasoning lists the most authors, and how many?", ("authors", True), "reasoning"),
+    ("Which is the most upvoted paper?", ("upvotes", True), ""),
+    ("the diffusion paper with the largest author list", ("authors", True), "diffusion"),
+])
+def test_a_superlative_keeps_its_topic(question: str, superlative: object, topic: str) -> None:
+    intent = parse(question)
+    assert intent.superlative == superlative and intent.topic == topic
+
+
+@pytest.mark.parametrize(("question", "shape"), [
+    ("How many papers were published in 2023?", "count"),
+    ("How many papers study attention sinks?", "count"),
+    ("How many process supervision annotations does OmegaPRM collect?", "fact"),
+    ("With 1-shot RLVR, how does Qwen2.5-Math-1.5B's MATH500 accuracy change?", "fact"),
+    ("implicit PRM papers", "list"),
+    ("conformal prediction", "list"),
+    ("hey, do we have anything on conformal prediction?", "list"),
+    ("I'm trying to remember a paper that solved Wordle with rollout", "one"),
+    ("Which paper has the most authors?", "one"),
+])
+def test_the_shape_of_the_answer(question: str, shape: str) -> None:
+    assert parse(question).shape == shape
+
+
+def test_conversational_framing_is_not_topic() -> None:
+    assert parse("hey, do we have anything in the collection on conformal prediction?").topic == "conformal prediction"
+    assert parse("Which papers study on-policy RL?").topic == "on-policy RL"
