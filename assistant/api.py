@@ -18,7 +18,7 @@ from assistant.errors import LLMError, PaperScopeError
 from assistant.evidence import TermWeights
 from assistant.filters import Filters
 from assistant.index import DIRTY, PaperIndex
-from assistant.intent import Intent, parse
+from assistant.intent import Intent, adopt, parse
 from assistant.llm import llm_configured, make_llm, verify_model
 from assistant.retrieval import FusionConfig, HybridRetriever
 from assistant.settings import Settings
@@ -163,6 +163,9 @@ class Assistant:
         generator, llm_error = None, None
         try:
             generator = self._generator(weights, summary)
+            if generator is not None and self.settings.llm_read_questions:
+                organizations = self._organizations(catalog.records)
+                intent = adopt(generator.read(question, sorted(organizations)), intent, organizations)
             if generator is not None and history:
                 standalone = parse(generator.condense(question, history), filters,
                                    organizations=self._organizations(catalog.records))

@@ -218,6 +218,27 @@ class Generator:
         text += f"\n\n{len(accepted)} of {len(candidates)} candidate papers match."
         yield Answer(text=text, citations=accepted, mode="llm", usage=usage, retrieved=hits)
 
+    # -- reading the question -------------------------------------------------------------------
+    def read(self, question: str, organizations: Sequence[str]) -> dict[str, Any]:
+        """The LLM's structured reading of `question` (the keys of prompts/read_question.txt), or {}
+        when its reply holds no JSON object. Nothing here is trusted: `intent.adopt` checks it."""
+        import json
+
+        known = ", ".join(f'"{o}"' for o in sorted(organizations)) or "none"
+        prompt = load("read_question").format(question=_flat(question), organizations=known)
+        try:
+            response = self.llm.complete(prompt, max_tokens=160)
+        except Exception as exc:
+            raise explain(exc, self.settings) from exc
+        match = re.search(r"\{.*\}", str(response.text), re.DOTALL)
+        if not match:
+            return {}
+        try:
+            found = json.loads(match.group(0))
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
     # -- follow-ups ---------------------------------------------------------------------------
     def condense(self, message: str, history: Sequence[tuple[str, Answer]]) -> str:
         """`message` rewritten as a standalone question, using the recent conversation (trimmed

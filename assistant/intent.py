@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal, cast
 
 from assistant.evidence import terms
 from assistant.filters import Filters
@@ -39,7 +39,8 @@ _BACKREF = re.compile(r"\b(of (those|these|them)|among (those|these|them)|those|
                       re.IGNORECASE)
 
 _YEAR_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(?:between|from) (\d{4}) (?:and|to|through|until) (\d{4})\b", re.I), "between"),
+    (re.compile(r"\b(?:between|from) (?:the (?:start|beginning|end) of )?(\d{4}) (?:and|to|through|until) "
+                r"(?:the (?:start|beginning|end) of )?(\d{4})\b", re.I), "between"),
     (re.compile(r"\b(?:from |in |during )?(\d{4}) ?[-–] ?(\d{4})\b", re.I), "between"),
     (re.compile(r"\b(?:in |from )?(\d{4}) or (?:later|after|newer)\b|\b(?:in or after|no earlier than) (\d{4})\b|"
                 r"\b(\d{4}) (?:and|or) (?:later|after|onwards?|beyond)\b|\b(\d{4}) onwards?\b", re.I), "since"),
@@ -230,3 +231,52 @@ def parse(question: str, filters: Filters | None = None, has_history: bool = Fal
         shape = "one"
     return Intent(question=question, query=" ".join(text.split()), topic=topic if len(topic) > 2 else "",
                   shape=shape, filters=merged, superlative=superlative, follow_up=follow_up)
+
+
+_SHAPES = ("list", "one", "fact", "count")
+_EXTREMES = {"authors": "authors", "upvotes": "upvotes", "published": "published_ord"}
+_BOUNDS = {"published_from": "since", "published_to": "until", "authors_min": "min_authors",
+           "authors_max": "max_authors", "upvotes_min": "min_upvotes", "upvotes_max": "max_upvotes"}
+
+
+def adopt(proposal: dict[str, object], rules: Intent, organizations: Iterable[str] = ()) -> Intent:
+    """`rules` (the reading from the question's words) completed by an LLM's `proposal` (the keys
+    of prompts/read_question.txt), keeping only what checks out against the question and the
+    catalog: a topic made of the question's own words, a known shape, plausible years and counts,
+    an organisation the collection records, a field the catalog has. What the rules read wins."""
+    found: dict[str, Any] = {}
+    for key, name in _BOUNDS.items():
+        value = proposal.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            continue
+        number = int(value)
+        if name in ("since", "until"):
+            if 1900 <= number <= 2100:
+                found[name] = str(number)
+        elif 0 <= number <= 10_000:
+            found[name] = number
+    named = {o.lower(): o for o in organizations}
+    organization = proposal.get("organization")
+    if isinstance(organization, str) and organization.lower() in named:
+        found["organization"] = named[organization.lower()]
+    given = {k for k, v in rules.filters.__dict__.items() if v is not None}
+    if given & {"authors", "min_authors", "max_authors"}:
+        given |= {"authors", "min_authors", "max_authors"}
+    filters = replace(rules.filters, **{k: v for k, v in found.items() if k not in given})
+    superlative = rules.superlative
+    extreme = proposal.get("extreme")
+    if superlative is None and isinstance(extreme, str) and extreme in _EXTREMES:
+        superlative = (_EXTREMES[extreme], proposal.get("highest") is not False)
+    topic = rules.topic
+    proposed = proposal.get("topic")
+    if isinstance(proposed, str):
+        words, asked = terms(proposed), set(terms(rules.question))
+        if not words and not rules.topic:
+            topic = ""
+        elif words and set(words) <= asked:  # the question's own words, nothing invented
+            topic = " ".join(proposed.split())
+    shape = rules.shape
+    if rules.shape != "count" and proposal.get("shape") in _SHAPES:
+        shape = cast(Shape, proposal["shape"])
+    return replace(rules, topic=topic, filters=filters, superlative=superlative, shape=shape)
+

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PAPERSCOPE_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"),
         description="API key for the LLM endpoint (`PAPERSCOPE_LLM_API_KEY` or `OPENAI_API_KEY`).",
     )
+    llm_read_questions: bool = Field(
+        default=True,
+        description="In LLM mode, let the LLM propose the question's structured reading (topic, filters, shape); "
+        "the code keeps only what checks out against the question and the catalog.",
+    )
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one LLM call.")
     llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed LLM call.")
     llm_max_tokens: int = Field(default=512, ge=16, description="Largest completion, in tokens.")

@@ -169,3 +169,33 @@ def test_a_failing_call_becomes_one_clear_error() -> None:
     gen, _ = generator([openai.APIConnectionError(request=request)])
     with pytest.raises(LLMError, match="could not be reached"):
         list(gen.stream("q", [hit("prime")]))
+
+
+def test_the_llm_reading_is_parsed_from_its_reply_and_checked_against_the_catalog() -> None:
+    from assistant.intent import adopt, parse
+
+    reply = ('Sure! {"topic": "diffusion models", "shape": "list", "published_from": 2021, "published_to": "2023", '
+             '"authors_min": null, "authors_max": null, "upvotes_min": 2, "upvotes_max": null, '
+             '"organization": "bytedance seed", "extreme": null, "highest": true}')
+    gen, llm = generator([reply, "no json at all"])
+    question = "Anything on diffusion models by ByteDance, no sooner than 2021 and no later than 2023?"
+    proposal = gen.read(question, ["ByteDance Seed"])
+    assert '"ByteDance Seed"' in llm.prompts[0] and question in llm.prompts[0]
+    intent = adopt(proposal, parse(question), {"ByteDance Seed"})
+    assert (intent.filters.since, intent.filters.until, intent.filters.min_upvotes) == ("2021", "2023", 2)
+    assert intent.filters.organization == "ByteDance Seed" and intent.topic == "diffusion models"
+    assert gen.read("anything", []) == {}
+
+
+def test_an_llm_reading_keeps_only_what_checks_out() -> None:
+    from assistant.intent import adopt, parse
+
+    rules = parse("Which papers from 2024 use implicit PRMs?")
+    invented = {"topic": "quantum chemistry", "shape": "poem", "published_from": 1850, "published_to": 2022,
+                "authors_min": "many", "organization": "OpenAI", "extreme": "citations"}
+    intent = adopt(invented, rules, {"ByteDance Seed"})
+    assert intent.topic == rules.topic and intent.shape == rules.shape  # a topic not in the question, an unknown shape
+    assert intent.filters == rules.filters  # the words' year wins; an unknown organisation and a non-number are dropped
+    assert intent.superlative is None
+    assert adopt({"extreme": "authors", "highest": False}, parse("Which MCTS paper has the smallest team?"),
+                 ()).superlative == ("authors", False)
