@@ -17,6 +17,7 @@ from assistant.answers import CollectionSummary, RelevanceBar, abstention
 from assistant.errors import LLMError, PaperScopeError
 from assistant.evidence import TermWeights
 from assistant.filters import Filters
+from assistant.grounding import SupportScorer, check
 from assistant.index import DIRTY, PaperIndex
 from assistant.intent import Intent, adopt, parse
 from assistant.llm import llm_configured, make_llm, verify_model
@@ -224,8 +225,14 @@ class Assistant:
         else:
             yield from generator.stream(intent.question, screened)
 
-    @staticmethod
-    def _finished(answer: Answer, retrieval_seconds: float, screened: int, started: float) -> Answer:
+    @cached_property
+    def _support(self) -> SupportScorer:
+        return SupportScorer(self.index.local_model())
+
+    def _finished(self, answer: Answer, retrieval_seconds: float, screened: int, started: float) -> Answer:
+        """The answer with its timing, and every claim sentence checked against the abstracts it
+        cites: scored by the support scorer for LLM answers, verbatim for quoted (extractive) ones."""
+        answer.sentences = check(answer, self._support if answer.mode == "llm" else None)
         answer.usage.retrieval_seconds = retrieval_seconds
         answer.usage.candidates_screened = answer.usage.candidates_screened or screened
         answer.seconds = time.perf_counter() - started

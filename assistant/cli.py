@@ -62,6 +62,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_answer(answer: Any) -> None:
+    for sentence in answer.unsupported:
+        print(f"⚠ not supported by its sources ({sentence.why}): “{sentence.text}”")
     for citation in answer.citations:
         date = f", {citation.published}" if citation.published else ""
         print(f"[{citation.marker}] {citation.title}{date}\n    “{citation.evidence}”")

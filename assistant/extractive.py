@@ -66,15 +66,15 @@ def _superlative(intent: Intent, relevant: list[tuple[float, Hit]], hits: list[H
     extreme = (max if highest else min)(records[h.id][key] for _, h in known)
     top = [(s, h) for s, h in known if records[h.id][key] == extreme]
     citations = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(top, start=1)]
-    shown = records[top[0][1].id].get("published") if key == "published_ord" else extreme
-    word = ("most recent" if highest else "earliest") if key == "published_ord" else ("most" if highest else "fewest")
     field = _KEYS.get(key, key)
-    value = f"{shown}" if key == "published_ord" else _plural(int(extreme), field.rstrip("s"))
-    names = " and ".join(f"**{c.title}** [{c.marker}]" for c in citations)
-    verb = "has" if len(citations) == 1 else "have"
-    detail = "the " + (f"{word} {field}" if key != "published_ord" else f"{word} publication date")
-    text = (f"Of the {_plural(len(known), 'relevant paper')} whose {field} the collection records, {names} {verb} "
-            f"{detail}: {value}.\n" + "\n".join(_line(c) for c in citations))
+    if key == "published_ord":
+        value = str(records[top[0][1].id].get("published"))
+        extreme_is = f"the {'most recent' if highest else 'earliest'} publication date ({value})"
+    else:
+        extreme_is = f"the {'most' if highest else 'fewest'} {field} ({int(extreme)})"
+    lines = [f"- **{c.title}** ({_meta(c, records[c.id])}) [{c.marker}]: “{c.evidence}”" for c in citations]
+    text = (f"Of the {_plural(len(known), 'relevant paper')} whose {field} the collection records, "
+            f"{'this one has' if len(citations) == 1 else 'these have'} {extreme_is}:\n" + "\n".join(lines))
     return Answer(text=text, citations=citations, mode="extractive", retrieved=hits)
 
 

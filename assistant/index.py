@@ -80,15 +80,20 @@ class PaperIndex:
             self._embedder = make_embedder(self.settings, model=self._local_model)
         return self._embedder
 
+    def local_model(self) -> MiniLM:
+        """The offline MiniLM model, loaded once (queries of the default embedder and the support
+        scorer share it)."""
+        if self._local_model is None:
+            from assistant.minilm import MiniLM
+
+            self._local_model = MiniLM()
+        return self._local_model
+
     def query_embedding(self, query: str) -> list[float]:
         """The vector to search with. With the local model and no embedder given, it is asked
         directly, so a one-off `paperscope ask` never imports LlamaIndex."""
         if self._embedder is None and self.settings.embed_model == DEFAULT_EMBED_MODEL:
-            if self._local_model is None:
-                from assistant.minilm import MiniLM
-
-                self._local_model = MiniLM()
-            return self._local_model.get_query_embedding(query)
+            return self.local_model().get_query_embedding(query)
         return self.embedder.get_query_embedding(query)
 
     @property

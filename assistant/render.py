@@ -149,6 +149,11 @@ def render_answer(answer: Answer, turn: int, *, final: bool, llm_model: str) -> 
     if answer.error:
         parts.append(f'<div class="ps-error" role="alert">{escape(answer.error)}</div>')
     parts.append(f'<div class="ps-text">{render_text(answer.text, anchors)}</div>')
+    if final and answer.unsupported:
+        items = "".join(f"<li>“{escape(s.text)}” <span class=\"ps-why\">({escape(s.why or 'not supported')})</span></li>"
+                        for s in answer.unsupported)
+        parts.append(f'<div class="ps-unsupported" role="note"><strong>Not supported by the cited abstracts:</strong>'
+                     f"<ul>{items}</ul></div>")
     if answer.citations:
         cards = "".join(render_citation(c, anchors[c.marker]) for c in answer.citations)
         parts.append(f'<section class="ps-cards"><h4>Cited papers</h4>{cards}</section>')

@@ -48,6 +48,23 @@ class Citation:
 
 
 @dataclass
+class SentenceCheck:
+    """One claim sentence of an answer and whether the abstracts it cites support it."""
+
+    n: int  # its number among the answer's claim sentences
+    text: str  # without markers or titles
+    markers: list[int]  # the [n] it carries
+    supported: bool
+    score: float | None = None  # the support scorer's score, when it was scored
+    evidence: str = ""  # the cited abstracts' sentence that best supports it
+    why: str | None = None  # why it is not supported
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "text": self.text, "markers": self.markers, "supported": self.supported,
+                "score": self.score, "evidence": self.evidence, "why": self.why}
+
+
+@dataclass
 class Usage:
     """Where an answer's time and tokens went, and what it cost when prices are configured."""
 
@@ -75,6 +92,12 @@ class Answer:
     retrieved: list[Hit] = field(default_factory=list)  # every paper the answer could draw on
     error: str | None = None  # set when the answer fell short (e.g. the LLM was unreachable)
     seconds: float = 0.0
+    sentences: list[SentenceCheck] = field(default_factory=list)  # each claim sentence, checked against its sources
+
+    @property
+    def unsupported(self) -> list[SentenceCheck]:
+        """The claim sentences that no cited abstract supports (or that cite nothing)."""
+        return [s for s in self.sentences if not s.supported]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -82,6 +105,7 @@ class Answer:
             "mode": self.mode,
             "abstained": self.abstained,
             "citations": [c.to_json() for c in self.citations],
+            "sentences": [s.to_json() for s in self.sentences],
             "usage": self.usage.to_json(),
             "seconds": round(self.seconds, 4),
         }

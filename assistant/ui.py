@@ -60,6 +60,9 @@ CSS = """
 .ps-answer li { margin-bottom: .35em; }
 .ps-error { border-left: 4px solid #dc2626; background: #fef2f2; color: #7f1d1d; padding: .6em .8em;
             border-radius: 6px; margin: 0 0 .7em; font-weight: 600; }
+.ps-unsupported { border-left: 4px solid #d97706; background: #fffbeb; color: #78350f; padding: .5em .8em;
+                  border-radius: 6px; margin: .4em 0 .7em; }
+.ps-why { color: var(--body-text-color-subdued); font-size: .9em; }
 .ps-pending { color: var(--body-text-color-subdued); font-style: italic; }
 .ps-cards { display: grid; gap: .6em; margin-top: .8em; }
 .ps-cards h4, .ps-results h4 { margin: 0; font-size: .95em; }

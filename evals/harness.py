@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import PaperScopeError
+from assistant.grounding import SupportScorer, check
 from assistant.llm import llm_configured, make_llm
 from assistant.progress import bar, open_assistant
 from assistant.settings import Settings
@@ -28,14 +29,13 @@ from evals.metrics import (
     breaks_limit,
     citation_precision,
     citation_recall,
-    claims,
     expected_found,
     invalid_citations,
     retrieval_scores,
     worse,
 )
 from evals.report import markdown
-from evals.support import SupportJudge, SupportScorer
+from evals.support import SupportJudge
 
 HERE = Path(__file__).parent
 DEFAULT_BASELINE = HERE / "baseline.json"
@@ -137,7 +137,8 @@ def read_baseline(path: Path, key: RunKey, explicit: bool) -> dict[str, Any] | N
 
 # -- scoring one answer -------------------------------------------------------------------------
 class Grounding:
-    """Checks every claim sentence of an answer against the abstracts its markers cite."""
+    """Checks every claim sentence of an answer against the abstracts its markers cite, with the
+    offline scorer (`assistant.grounding`) and, when one is given, an LLM judge."""
 
     def __init__(self, scorer: SupportScorer, judge: SupportJudge | None = None) -> None:
         self.scorer = scorer
@@ -146,21 +147,16 @@ class Grounding:
     def check(self, answer: Answer) -> list[dict[str, Any]]:
         by_marker = {c.marker: c for c in answer.citations}
         checked = []
-        for claim in claims(answer.text, answer.abstained):
-            entry: dict[str, Any] = {"n": claim.n, "text": claim.text, "markers": list(claim.markers)}
-            unknown = [m for m in claim.markers if m not in by_marker]
-            abstracts = [by_marker[m].abstract for m in dict.fromkeys(claim.markers) if m in by_marker]
-            if not claim.markers:
-                entry.update(supported=False, why="no citation marker")
-            elif unknown:
-                entry.update(supported=False, why=f"marker [{unknown[0]}] names no citation")
-            else:
-                support = self.scorer.score(claim.text, abstracts)
-                entry.update(supported=support.supported, score=round(support.score, 4))
-                if not support.supported:
-                    entry["why"] = support.why()
-            if self.judge is not None and abstracts and not unknown:
-                entry["judge"] = self.judge.judge(claim.text, abstracts)
+        for sentence in check(answer, self.scorer):
+            entry: dict[str, Any] = {"n": sentence.n, "text": sentence.text, "markers": sentence.markers,
+                                     "supported": sentence.supported}
+            if sentence.score is not None:
+                entry["score"] = sentence.score
+            if not sentence.supported:
+                entry["why"] = sentence.why
+            abstracts = [by_marker[m].abstract for m in dict.fromkeys(sentence.markers) if m in by_marker]
+            if self.judge is not None and abstracts and len(abstracts) == len(set(sentence.markers)):
+                entry["judge"] = self.judge.judge(sentence.text, abstracts)
             checked.append(entry)
         return checked
 

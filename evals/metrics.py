@@ -7,15 +7,10 @@ cut at k; nDCG@10 is computed here because LlamaIndex's normalises by the wrong 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llama_index.core.evaluation.retrieval.metrics import MRR, BaseRetrievalMetric, HitRate, Recall
-
-from assistant.answers import CANNOT_ANSWER
-from assistant.evidence import terms
-from assistant.sentences import split_sentences
 
 
 # -- retrieval ------------------------------------------------------------------------------
@@ -82,60 +77,6 @@ def invalid_citations(cited: Sequence[str], retrieved: Sequence[str]) -> list[st
     """Cited ids that are not among the papers the answer retrieved (must be none)."""
     sources = set(retrieved)
     return sorted({pid for pid in cited if pid not in sources})
-
-
-# -- the answer's sentences -------------------------------------------------------------------
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
-# a bold title, with the "(date, n authors)" that may follow it, or a "(from **Title**)" tag
-_TITLE = re.compile(r"\(from \*\*.+?\*\*\)|\*\*.+?\*\*(?:\s*\([^)]*\))?")
-_EDGES = "-*•:;,.“”\"' \t"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A sentence of an answer that states something: its number among the answer's claims,
-    its text without markers or titles, and the [n] markers it carries."""
-
-    n: int
-    text: str
-    markers: tuple[int, ...]
-
-
-def claims(text: str, abstained: bool) -> list[Claim]:
-    """The sentences of an answer that make a claim, in order.
-
-    Not claims: an abstention; a framing line that ends with ':' ("3 papers in the collection
-    match:", "Also relevant:"); and what is left of a line once the paper titles (with their
-    date/author parenthesis) and the markers are taken out, when that has no content word (a bare
-    reference such as "- **Title** (2023, 2 authors) [1]"). Every other sentence counts, cited or not."""
-    if abstained:
-        return []
-    found: list[Claim] = []
-    for line in text.splitlines():
-        body = _TITLE.sub(" ", line).strip()
-        if not body or body.endswith(":"):
-            continue
-        for sentence in _attach_markers(split_sentences(body)):
-            if CANNOT_ANSWER in sentence:
-                continue
-            markers = tuple(int(n) for m in MARKER.findall(sentence) for n in re.split(r"\s*[,;]\s*", m))
-            plain = " ".join(MARKER.sub(" ", sentence).split()).strip(_EDGES)
-            if terms(plain):
-                found.append(Claim(len(found) + 1, plain, markers))
-    return found
-
-
-def _attach_markers(sentences: list[str]) -> list[str]:
-    """Give markers written after a full stop ("… results. [2] Next …") to the sentence they close."""
-    out: list[str] = []
-    for sentence in sentences:
-        lead = re.match(r"^((?:\s*\[[\d,; ]+\])+)\s*", sentence)
-        if lead and out:
-            out[-1] = f"{out[-1]} {lead.group(1).strip()}"
-            sentence = sentence[lead.end():]
-        if sentence:
-            out.append(sentence)
-    return out
 
 
 def expected_found(expected: Sequence[str], text: str) -> list[bool]:

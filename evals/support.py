@@ -1,7 +1,7 @@
-"""Is a claim supported by the abstract it cites? An offline scorer (MiniLM sentence similarity
-plus content-word overlap plus matching numbers), an optional LLM judge, and their agreement
-with the hand-labelled pairs in `evals/labels/support_pairs.jsonl`. It does not split answers
-into claims (`evals.metrics` does)."""
+"""How far to trust the offline support scorer (`assistant.grounding`): an optional LLM judge of
+support, and the agreement of either with the hand-labelled pairs in
+`evals/labels/support_pairs.jsonl`. It does not split answers into claims or score them
+(`assistant.grounding` does)."""
 
 from __future__ import annotations
 
@@ -12,105 +12,16 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from assistant.evidence import terms
+from assistant.grounding import Support
 from assistant.llm import explain
-from assistant.sentences import split_sentences
 from assistant.settings import Settings
 from prompts import load
 
-if TYPE_CHECKING:
-    from assistant.minilm import MiniLM
-
 LABELS = Path(__file__).parent / "labels" / "support_pairs.jsonl"
-# Chosen by `choose_threshold` on the tuning half of the labelled pairs (`split_pairs`) and
-# reported on the other half; tests/test_evals.py re-derives it, so it cannot drift silently.
-THRESHOLD = 0.59
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def numbers(text: str) -> set[float]:
-    """The numbers written in digits in `text`: '25,000' -> 25000.0, '4.70%' -> 4.7, '1/38' -> {1, 38}."""
-    found: set[float] = set()
-    for token in _NUMBER.findall(text):
-        plain = token.replace(",", "")
-        try:
-            found.add(float(plain))
-        except ValueError:  # '1.2.3': a version-like token, kept as its parts
-            found.update(float(p) for p in plain.split(".") if p)
-    return found
-
-
-@dataclass(frozen=True)
-class Support:
-    """How well the evidence backs a claim: the best evidence sentence, its cosine similarity to
-    the claim, the share of the claim's content words it contains, their mean (`score`), the
-    threshold it was held to, and the claim's numbers that appear nowhere in the evidence."""
-
-    supported: bool
-    score: float
-    similarity: float
-    overlap: float
-    missing_numbers: tuple[float, ...]
-    sentence: str
-    threshold: float
-
-    def why(self) -> str:
-        """The reason a claim is unsupported, in a few words."""
-        if self.missing_numbers:
-            shown = ", ".join(f"{n:g}" for n in self.missing_numbers)
-            return f"number {shown} not in the cited abstract"
-        return f"best evidence sentence scores {self.score:.2f} < {self.threshold:g}"
-
-
-class SupportScorer:
-    """Offline support: score = (cosine(claim, sentence) + overlap(claim, sentence)) / 2 for the best
-    sentence of the evidence; supported when it reaches `threshold` and every number in the claim
-    appears in the evidence. Similarity catches paraphrase, overlap keeps the claim's entities and
-    terms honest, and the number rule catches a wrong figure, which similarity barely notices."""
-
-    def __init__(self, model: MiniLM | None = None, threshold: float = THRESHOLD) -> None:
-        if model is None:
-            from assistant.minilm import MiniLM
-
-            model = MiniLM()
-        self._model = model
-        self.threshold = threshold
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of `texts`, cached: answers cite the same abstracts again and again."""
-        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if new:
-            self._vectors.update(zip(new, self._model.embed(new), strict=True))
-        return np.stack([self._vectors[t] for t in texts])
-
-    def score(self, claim: str, evidence: Iterable[str]) -> Support:
-        """Support of `claim` by the evidence texts (abstracts or sentences), taken together."""
-        texts = [t for t in evidence if t.strip()]
-        sentences = [s for t in texts for s in split_sentences(t)]
-        missing = tuple(sorted(numbers(claim) - set().union(*(numbers(t) for t in texts))))
-        if not sentences:
-            return Support(False, 0.0, 0.0, 0.0, missing, "", self.threshold)
-        vectors = self._embed([claim, *sentences])
-        similarities = vectors[1:] @ vectors[0]
-        claim_terms = set(terms(claim))
-        overlaps = [len(claim_terms & set(terms(s))) / len(claim_terms) if claim_terms else 0.0 for s in sentences]
-        scores = (similarities + np.array(overlaps)) / 2
-        best = int(np.argmax(scores))
-        score = float(scores[best])
-        return Support(
-            supported=score >= self.threshold and not missing,
-            score=score,
-            similarity=float(similarities[best]),
-            overlap=overlaps[best],
-            missing_numbers=missing,
-            sentence=sentences[best],
-            threshold=self.threshold,
-        )
 
 
 class SupportJudge:

@@ -49,6 +49,7 @@ def test_which_papers_lists_every_implicit_prm_paper_with_evidence(assistant: As
         assert citation.id in retrieved  # never a paper that was not retrieved
         assert citation.evidence in citation.abstract
         assert f"[{citation.marker}]" in answer.text
+    assert len(answer.sentences) == len(answer.citations) and not answer.unsupported  # each quote checked verbatim
 
 
 def test_metadata_questions_are_exact(assistant: Assistant) -> None:
