@@ -17,20 +17,11 @@ from llama_index.core.llms.callbacks import llm_completion_callback
 
 from assistant import CANNOT_ANSWER, Answer, Citation, Hit, LLMError, Settings
 from assistant.cli import main as cli
+from assistant.grounding import THRESHOLD, SupportScorer, claims, numbers
 from evals.harness import Grounding, Question, aggregate, compare, load_questions, score_answer
-from evals.metrics import citation_precision, citation_recall, claims, hit_at, invalid_citations, mrr, ndcg, recall_at
+from evals.metrics import citation_precision, citation_recall, hit_at, invalid_citations, mrr, ndcg, recall_at
 from evals.naive import NaivePipeline
-from evals.support import (
-    THRESHOLD,
-    SupportJudge,
-    SupportScorer,
-    agreement,
-    choose_threshold,
-    load_pairs,
-    numbers,
-    split_pairs,
-    verdict,
-)
+from evals.support import SupportJudge, agreement, choose_threshold, load_pairs, split_pairs, verdict
 
 PRIME = ("Starting from Qwen2.5-Math-7B-Base, PRIME achieves a 15.1% average improvement across several key "
          "reasoning benchmarks over the SFT model. PRIME enables online PRM updates using only policy rollouts "
@@ -208,11 +199,28 @@ def test_comparison_fails_only_beyond_tolerance_and_never_on_latency() -> None:
 
 def test_the_question_set_is_well_formed() -> None:
     dev, test = load_questions("dev"), load_questions("test")
-    assert len(dev) + len(test) == len(load_questions("all")) == 65
-    assert len({q.id for q in dev + test}) == 65
-    assert {q.kind for q in dev + test} == {"list", "lookup", "fact", "paraphrase", "unanswerable", "metadata"}
-    assert all(bool(q.gold) == q.answerable for q in dev + test)
-    assert all(q.expected for q in dev + test if q.kind == "fact")
+    everything = dev + test
+    assert len(everything) == len(load_questions("all")) and len({q.id for q in everything}) == len(everything)
+    originals = {q.id: q for q in everything if q.style == "original"}
+    assert len(load_questions("all", phrasings=False)) == len(originals) >= 105  # 65 first, 40+ added since
+    assert {q.kind for q in everything} == {"list", "lookup", "fact", "paraphrase", "unanswerable", "metadata", "count"}
+    assert all(bool(q.gold) == q.answerable for q in everything)
+    assert all(q.expected for q in everything if q.kind in ("fact", "count"))
+    assert all(q.filters == {} for q in originals.values() if q.id not in FIRST_METADATA)
+    rewordings = [q for q in everything if q.style != "original"]
+    assert {q.style for q in rewordings} == {"terse", "descriptive", "conversational"}
+    for q in rewordings:  # a rewording asks the same question of the same split, with the same answer
+        base = originals[q.base]
+        assert (q.kind, q.gold, q.expected) == (base.kind, base.gold, base.expected)
+        assert (q in dev) == (base in dev) and q.filters == {}
+    reworded_dev = {q.base for q in rewordings if q in dev}
+    assert len(reworded_dev) >= 30
+    assert all(sum(q.base == b for q in rewordings) == 3 for b in reworded_dev)
+
+
+FIRST_METADATA = {"q-meta-two-authors", "q-meta-most-authors", "q-meta-before-2022", "q-meta-at-least-seven-authors",
+                  "q-meta-published-2025", "q-meta-2023-few-authors", "q-meta-oldest", "q-meta-most-recent",
+                  "q-meta-2025-diffusion"}
 
 
 # -- end to end on the real bundled index ---------------------------------------------------------
@@ -231,16 +239,20 @@ def test_eval_cli_scores_the_dev_split_and_fails_on_a_better_baseline(
     result = json.loads(out)
     assert code == 0 and result["passed"] is True
     assert json.loads(baseline.read_text()) == result
-    assert (result["questions"], result["split"], result["pipeline"], result["mode"]) == (26, "dev", "paperscope",
-                                                                                         "extractive")
+    assert (result["questions"], result["split"], result["pipeline"], result["mode"]) == (
+        len(load_questions("dev")), "dev", "paperscope", "extractive")
     assert [r["id"] for r in result["per_question"]] == [q.id for q in load_questions("dev")]
     metrics = result["metrics"]
     assert metrics["invalid_citations"] == 0
     rates = {k: v for k, v in metrics.items() if k != "invalid_citations" and not k.startswith("latency")}
     assert set(rates) >= {"hit@1", "recall@5", "recall@20", "mrr", "ndcg@10", "citation_precision", "citation_recall",
                           "grounded_sentence_rate", "correct_abstention_rate", "false_abstention_rate",
-                          "expected_hit_rate"}
-    assert all(0.0 <= v <= 1.0 for v in rates.values())
+                          "expected_hit_rate", "list_recall", "list_precision", "metadata_recall",
+                          "fact_complete_rate", "lead_hit_rate", "phrasing_spread"}
+    assert all(v is not None and 0.0 <= v <= 1.0 for v in rates.values())
+    assert set(result["by_style"]) == {"original", "terse", "descriptive", "conversational"}
+    recalls = [m["citation_recall"] for m in result["by_style"].values()]
+    assert metrics["phrasing_spread"] == pytest.approx(max(recalls) - min(recalls), abs=2e-4)
     assert all(row["problems"] == [] or isinstance(row["problems"][0], str) for row in result["per_question"])
 
     better = dict(result, metrics=dict(metrics, citation_recall=round(metrics["citation_recall"] + 0.1, 4)))
