@@ -176,39 +176,67 @@ class Generator:
                         abstract=hit.abstract, authors=hit.authors, marker=marker)
 
     # -- "which papers…": judge every candidate ---------------------------------------------
-    def stream_list(self, question: str, candidates: list[Hit], hits: list[Hit]) -> Iterator[Answer]:
-        """Ask the LLM about each candidate in turn; list those it accepts, with the sentence it
-        quoted. The text only grows, one line per accepted paper."""
+    def _judge(self, question: str, hit: Hit) -> tuple[str, int, int, bool]:
+        """The LLM's reply on one candidate, with its (prompt, completion) tokens and whether they
+        were counted locally."""
         from llama_index.core.llms import ChatMessage
+
+        content = load("judge_candidate").format(question=_flat(question), nonce=secrets.token_hex(6),
+                                                 title=_flat(hit.title), abstract=_flat(hit.abstract))
+        messages = [ChatMessage(role="user", content=content)]
+        try:
+            response = self.llm.chat(messages, max_tokens=160)
+        except Exception as exc:
+            raise explain(exc, self.settings) from exc
+        reply = str(response.message.content or "")
+        reported = _reported(response.raw)
+        prompt, completion = reported or (self.tokens.messages(messages), self.tokens.count(reply))
+        return reply, prompt, completion, reported is None
+
+    def stream_list(self, question: str, candidates: list[Hit], hits: list[Hit],
+                    concurrency: int | None = None) -> Iterator[Answer]:
+        """Ask the LLM about every candidate, `concurrency` calls in flight (default
+        `Settings.llm_concurrency`); list those it accepts, with the sentence it quoted, in
+        retrieval order. A paper is shown as soon as every candidate ranked above it has its
+        verdict, so the text only grows, one line per accepted paper."""
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
         started = time.perf_counter()
         prompt_tokens = completion_tokens = 0
         local = False
+        verdicts: dict[int, Citation | None] = {}
         accepted: list[Citation] = []
         text = ""
-        for hit in candidates:
-            nonce = secrets.token_hex(6)
-            content = load("judge_candidate").format(question=_flat(question), nonce=nonce, title=_flat(hit.title),
-                                                     abstract=_flat(hit.abstract))
-            messages = [ChatMessage(role="user", content=content)]
+        shown = 0  # candidates whose verdict is settled in the text, in retrieval order
+        workers = max(1, min(concurrency or self.settings.llm_concurrency, len(candidates) or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paperscope-judge") as pool:
+            futures = {pool.submit(self._judge, question, hit): i for i, hit in enumerate(candidates)}
             try:
-                response = self.llm.chat(messages, max_tokens=160)
-            except Exception as exc:
-                raise explain(exc, self.settings) from exc
-            reply = str(response.message.content or "")
-            reported = _reported(response.raw)
-            p, c = reported or (self.tokens.messages(messages), self.tokens.count(reply))
-            prompt_tokens, completion_tokens, local = prompt_tokens + p, completion_tokens + c, local or not reported
-            verdict, _, quote = reply.strip().partition("\n")
-            if not re.match(r"\W*yes\b", verdict, re.IGNORECASE):
-                continue
-            citation = self._cite(hit, len(accepted) + 1, question, quote.strip().strip('"“”') or None)
-            accepted.append(citation)
-            if not text:
-                text = "Papers in the collection that match:"
-            date = f" ({citation.published})" if citation.published else ""
-            text += f"\n- **{citation.title}**{date} [{citation.marker}]: “{citation.evidence}”"
-            yield Answer(text=text, citations=list(accepted), mode="llm", retrieved=hits)
+                for future in as_completed(futures):
+                    i = futures[future]
+                    reply, p, c, counted = future.result()
+                    prompt_tokens, completion_tokens, local = prompt_tokens + p, completion_tokens + c, local or counted
+                    verdict, _, quote = reply.strip().partition("\n")
+                    verdicts[i] = (self._cite(candidates[i], 0, question, quote.strip().strip('"“”') or None)
+                                   if re.match(r"\W*yes\b", verdict, re.IGNORECASE) else None)
+                    grew = False
+                    while shown in verdicts:
+                        citation = verdicts[shown]
+                        shown += 1
+                        if citation is None:
+                            continue
+                        citation.marker = len(accepted) + 1
+                        accepted.append(citation)
+                        date = f" ({citation.published})" if citation.published else ""
+                        text = (text or "Papers in the collection that match:") + \
+                            f"\n- **{citation.title}**{date} [{citation.marker}]: “{citation.evidence}”"
+                        grew = True
+                    if grew:
+                        yield Answer(text=text, citations=list(accepted), mode="llm", retrieved=hits)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
         usage = _usage(self.settings, prompt_tokens, completion_tokens, local, time.perf_counter() - started)
         usage.candidates_screened = len(candidates)
         if not accepted:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="In LLM mode, let the LLM propose the question's structured reading (topic, filters, shape); "
         "the code keeps only what checks out against the question and the catalog.",
     )
+    llm_concurrency: int = Field(
+        default=4, ge=1, le=64,
+        description="LLM calls in flight when screening the candidates of a \"which papers…\" question "
+        "(for llama.cpp, start the server with as many parallel slots).",
+    )
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one LLM call.")
     llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed LLM call.")
     llm_max_tokens: int = Field(default=512, ge=16, description="Largest completion, in tokens.")

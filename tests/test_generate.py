@@ -135,12 +135,43 @@ def test_cannot_answer_reply_abstains_and_names_the_collection() -> None:
     assert final.abstained and not final.citations and "3 papers" in final.text
 
 
+class JudgeLLM(ScriptedLLM):
+    """Replies to a judging prompt by the candidate it names (calls may come in any order), and
+    records how many calls were in flight at once."""
+
+    verdicts: dict[str, str] = {}
+    delay: float = 0.0
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    def _next(self, prompt: str) -> str:
+        import threading
+        import time
+
+        lock = self.__dict__.setdefault("_lock", threading.Lock())
+        with lock:
+            self.prompts.append(prompt)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.delay)
+        with lock:
+            self.in_flight -= 1
+        return next(reply for title, reply in self.verdicts.items() if f"Title: {title}\n" in prompt)
+
+
+def judged(verdicts: dict[str, str], delay: float = 0.0) -> tuple[Generator, JudgeLLM]:
+    gen, _ = generator([])
+    llm = JudgeLLM(verdicts=verdicts, delay=delay, prompts=[])
+    gen.llm = llm
+    return gen, llm
+
+
 def test_list_judging_keeps_accepted_papers_with_verbatim_evidence() -> None:
-    gen, llm = generator([
-        "YES\nIt uses implicit process rewards.",
-        "NO",
-        "YES\nA sentence that is not in the abstract at all about rewards.",
-    ])
+    gen, llm = judged({
+        "Paper prime": "YES\nIt uses implicit process rewards.",
+        "Paper mcts": "NO",
+        "Paper evil": "YES\nA sentence that is not in the abstract at all about rewards.",
+    })
     answers = list(gen.stream_list("Which papers use implicit process rewards?",
                                    [hit("prime"), hit("mcts"), hit("evil")], []))
     final = answers[-1]
@@ -150,6 +181,19 @@ def test_list_judging_keeps_accepted_papers_with_verbatim_evidence() -> None:
     assert final.usage.candidates_screened == 3 and final.text.endswith("2 of 3 candidate papers match.")
     assert all(final.text.startswith(a.text) for a in answers[:-1])
     assert len(llm.prompts) == 3
+
+
+def test_list_judging_runs_calls_concurrently_and_lists_in_retrieval_order() -> None:
+    ids = ["prime", "mcts", "evil"]
+    gen, llm = judged({f"Paper {pid}": f"YES\n{ABSTRACTS[pid].split('. ')[0]}." for pid in ids}, delay=0.2)
+    answers = list(gen.stream_list("Which papers?", [hit(pid) for pid in ids], [], concurrency=3))
+    assert llm.most_in_flight == 3  # every verdict was asked for before the first came back
+    assert [c.id for c in answers[-1].citations] == ids and [c.marker for c in answers[-1].citations] == [1, 2, 3]
+    assert all(answers[-1].text.startswith(a.text) for a in answers[:-1])
+    _, sequential = judged(llm.verdicts)
+    gen.llm = sequential
+    list(gen.stream_list("Which papers?", [hit(pid) for pid in ids], [], concurrency=1))
+    assert sequential.most_in_flight == 1
 
 
 def test_condense_rewrites_a_follow_up_from_the_conversation() -> None:
