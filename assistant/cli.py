@@ -16,6 +16,9 @@ from typing import Any
 from assistant.errors import PaperScopeError
 from assistant.settings import Settings
 
+READ_PROGRESS_BYTES = 32_000_000  # files this big draw a reading bar
+SKIPPED_SHOWN = 20  # skipped entries listed on stderr (all of them with --json)
+
 
 def _print_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
@@ -36,17 +39,32 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.pipeline import ingest
 
     update, close = bar("Embedding")
+    read_update, read_close = bar("Reading", unit="megabyte")
+
+    def reading(done: int, total: int) -> None:  # a bar only for files big enough to take a while
+        if total >= READ_PROGRESS_BYTES:
+            read_update(done // 1_000_000, total // 1_000_000)
+
+    categories = frozenset(c.strip() for c in ",".join(args.category or []).split(",") if c.strip())
     try:
-        report = ingest([Path(p) for p in args.paths] or None, settings, prune=args.prune, progress=update)
+        report = ingest([Path(p) for p in args.paths] or None, settings, prune=args.prune, progress=update,
+                        categories=categories, reading=reading)
     finally:
+        read_close()
         close()
     if args.json:
         _print_json(report.to_json())
     else:
         print(f"{report.papers} papers: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-              f"{report.removed} removed; {report.chunks} chunks embedded in {report.seconds:.1f} s")
+              f"{report.removed} removed; {report.chunks} chunks embedded in {report.seconds:.1f} s"
+              + (f"; {len(report.skipped)} entries skipped" if report.skipped else ""))
         for failure in report.failed:
             print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+        for skip in report.skipped[:SKIPPED_SHOWN]:
+            print(f"skipped: {skip['path']}: {skip['entry']}: {skip['reason']}", file=sys.stderr)
+        if len(report.skipped) > SKIPPED_SHOWN:
+            print(f"… and {len(report.skipped) - SKIPPED_SHOWN} more skipped entries (--json lists them all)",
+                  file=sys.stderr)
     return 1 if report.failed else 0
 
 
@@ -151,8 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="index papers (no path: the bundled collection)")
-    p.add_argument("paths", nargs="*", help="listing .txt, .jsonl, .csv files, or folders (BEIR: the dataset folder)")
+    p.add_argument("paths", nargs="*", help="listing .txt, .jsonl, .csv, .bib, .ris, Zotero CSV, arXiv / OpenAlex / "
+                   "Daily Papers JSON files, or folders (BEIR: the dataset folder)")
     p.add_argument("--prune", action="store_true", help="remove papers that are no longer in the sources")
+    p.add_argument("--category", action="append", metavar="CAT",
+                   help="only arXiv papers in this category (cs.LG) or archive (cs); repeat or comma-separate")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
     p.set_defaults(run=cmd_ingest)
 
@@ -208,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+    logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # its parse warnings are reported as skipped entries
     try:
         settings = Settings()
         return int(args.run(args, settings))

@@ -205,7 +205,8 @@ class PaperIndex:
 
 
 _RECORD_KEYS = ("paper_id", "title", "abstract", "published", "published_ord", "authors", "organization",
-                "upvotes", "sources", "content_hash", "text_hash", "chunks", "chunking")
+                "upvotes", "sources", "content_hash", "text_hash", "chunks", "chunking",
+                "arxiv_id", "doi", "author_names", "categories", "venue", "url")
 
 
 def _record(metadata: Any) -> dict[str, Any]:

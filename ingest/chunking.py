@@ -66,14 +66,16 @@ def embed_text(title: str, chunk: str) -> str:
 
 def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int) -> list[TextNode]:
     """The paper's chunks in order. A short abstract is one chunk. The first chunk also carries the
-    whole abstract in its metadata, so the keyword index and the answerer can be rebuilt from the store."""
+    whole abstract and the bibliographic metadata (DOI, arXiv id, author names…) in its metadata, so the
+    keyword index, the answerer and identity matching can be rebuilt from the store."""
     pieces = splitter(chunk_size, chunk_overlap).split_text(paper.abstract) or [paper.abstract]
     base = paper_metadata(paper)
     nodes = []
     for index, piece in enumerate(pieces):
         meta = dict(base, chunk=index, chunks=len(pieces), chunking=chunking(chunk_size, chunk_overlap))
-        if index == 0:
+        if index == 0:  # the paper's record: rebuilt from here, never filtered on
             meta["abstract"] = paper.abstract
+            meta.update(paper.extras())
         nodes.append(
             TextNode(
                 id_=chunk_id(paper.id, index),

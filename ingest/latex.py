@@ -1,6 +1,6 @@
 """Turn the LaTeX that abstracts and titles carry into plain Unicode text, once, when a source is
 parsed: `69.4\\%` -> `69.4%`, `na\\"ive` -> `naïve`, ``` ``x'' ``` -> `"x"`, `{p}_{\\theta}` -> `p_θ`,
-`--` -> `–`. It keeps the words and numbers of the text; it does not render mathematics."""
+`--` -> `–`, `$O(n)$` -> `O(n)`. It keeps the words and numbers of the text; it does not render mathematics."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ _LETTERS = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon"
             "eg": "e.g.", "ie": "i.e.", "etal": "et al.", "ldots": "…", "dots": "…", "i": "ı", "j": "ȷ",
             "ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "aa": "å", "AA": "Å", "l": "ł", "L": "Ł"}
 _ESCAPED = re.compile(r"\\([%&_#$])")
+# inline math `$O(n^2)$`: a pair of unescaped dollars hugging their content (so "$5 and $10" stays)
+_MATH = re.compile(r"(?<![\\$])\$(?=[^\s$])([^$]*?[^\s$\\])\$(?!\d)")
 _FONT = re.compile(r"\\?\b(?:mathcal|mathbf|mathrm|mathsf|mathfrak|mathbb|mathit|boldsymbol|textbf|textit|texttt|"
                    r"textrm|textsc|text|emph|url|href)\s*\{([^{}]*)\}")
 _SWITCH = re.compile(r"\\(?:it|bf|sc|em|rm|tt|sl)\b\s*")
@@ -48,9 +50,10 @@ def clean(text: str) -> str:
     """`text` with LaTeX escapes, accents, quotes, font commands, braces and `--` dashes made plain.
 
     Idempotent: cleaning clean text changes nothing."""
-    if not any(c in text for c in "\\{}`'-"):
+    if not any(c in text for c in "\\{}`'-$"):
         return text
-    out = _ESCAPED.sub(r"\1", text)
+    out = _MATH.sub(r"\1", text)
+    out = _ESCAPED.sub(r"\1", out)
     out = _ACCENT.sub(_accent, out)
     for _ in range(3):  # nested fonts: \mathcal{\mathbf{x}}
         out = _FONT.sub(r"\1", out)

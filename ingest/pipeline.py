@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from assistant.errors import IndexNotReadyError
 from assistant.index import PaperIndex
 from assistant.settings import Settings
+from ingest.identity import Identities, rekey
 from ingest.papers import Paper, chunking
-from ingest.sources import bundled_collection, load_sources
+from ingest.reading import read_sources
+from ingest.sources import bundled_collection
 
 if TYPE_CHECKING:  # llama_index takes a second to import: an unchanged re-ingest never needs it
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -45,11 +47,13 @@ class IngestReport:
     chunks: int = 0  # chunks embedded and written by this run
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[dict[str, str]] = field(default_factory=list)  # entries of readable files left out: path, entry, reason
 
     def to_json(self) -> dict[str, Any]:
         return {
             "papers": self.papers, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "removed": self.removed, "chunks": self.chunks, "failed": self.failed, "seconds": round(self.seconds, 3),
+            "skipped": self.skipped,
         }
 
 
@@ -101,19 +105,28 @@ def ingest(
     prune: bool = False,
     embedder: BaseEmbedding | None = None,
     progress: Progress | None = None,
+    categories: frozenset[str] = frozenset(),
+    reading: Progress | None = None,
 ) -> IngestReport:
     """Bring the index in line with `paths` (None: the bundled collection). Files that fail are
-    reported in `failed`; the rest still ingest, and nothing of a failed file's papers is removed.
+    reported in `failed`, entries left out in `skipped`; the rest still ingest, and nothing of a
+    failed file's papers is removed. A paper the index already holds (the same arXiv id, DOI or
+    title) keeps its id. `categories` keeps only arXiv papers in those categories (cs.LG, or a
+    whole archive: cs); `reading(bytes read, bytes)` follows the reading of the files.
 
     Without `prune`, sources add to what is stored: a paper keeps the listings and metadata it
     already had. With `prune`, the sources are the whole truth and stored papers absent from
     them are removed (unless a file failed, when nothing is removed)."""
     started = time.perf_counter()
-    papers, failures = load_sources(paths if paths else bundled_collection())
-    report = IngestReport(papers=len(papers), failed=[{"path": f.path, "error": f.reason} for f in failures])
+    found = read_sources(paths if paths else bundled_collection(), categories=categories, progress=reading)
+    failures = found.failed
+    report = IngestReport(failed=[{"path": f.path, "error": f.reason} for f in failures],
+                          skipped=[s.to_json() for s in found.skipped])
     with ingest_lock(settings):
         index = PaperIndex(settings, embedder=embedder)
         stored = {r["paper_id"]: r for r in index.paper_records()}
+        papers = rekey(found.papers, Identities.of_records(stored.values()))
+        report.papers = len(papers)
         cut = chunking(settings.chunk_size, settings.chunk_overlap)
         embed: list[Paper] = []
         relabel: list[Paper] = []

@@ -1,6 +1,7 @@
 """Read paper sources from disk: Daily Papers listings (.txt), JSONL or CSV with `title` and
-`abstract` (plus optional metadata), and the BEIR layout (`corpus.jsonl` with `_id`, `title`,
-`text`). Each file yields papers or one `SourceError`; nothing here touches the index."""
+`abstract` (plus optional metadata), the BEIR layout (`corpus.jsonl` with `_id`, `title`, `text`),
+and, through `ingest.formats`, BibTeX, RIS, Zotero CSV, arXiv, OpenAlex and Daily Papers JSON.
+Each file yields papers or one `SourceError`; nothing here touches the index."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import SourceError
+from ingest import formats
 from ingest.latex import clean
 from ingest.listings import parse_date, parse_listing
 from ingest.papers import Paper, paper_id
@@ -37,9 +39,8 @@ def expand(paths: list[Path]) -> list[Path]:
             if corpus.exists():
                 files.append(corpus)
                 continue
-            files.extend(
-                p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in LISTING_SUFFIXES | RECORD_SUFFIXES
-            )
+            suffixes = LISTING_SUFFIXES | RECORD_SUFFIXES | formats.SUFFIXES
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in suffixes)
         else:
             files.append(path)
     return files
@@ -64,8 +65,12 @@ def read_text(path: Path) -> str:
         raise SourceError(label, f"not UTF-8 text (bad byte at offset {exc.start}); re-save the file as UTF-8") from exc
 
 
-def load_file(path: Path) -> list[Paper]:
-    """Papers from one file, by its kind; raises SourceError for anything unreadable or malformed."""
+def load_file(path: Path, ctx: formats.Context | None = None) -> list[Paper]:
+    """Papers from one file, by its kind; raises SourceError for anything unreadable or malformed.
+    Entries skipped in the bibliographic formats are reported in `ctx.skipped`."""
+    kind = formats.detect(path)
+    if kind:
+        return formats.read(kind, ctx or formats.Context(path))
     text = read_text(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl" or (suffix == ".json" and text.lstrip().startswith("{")):
@@ -74,7 +79,8 @@ def load_file(path: Path) -> list[Paper]:
         return list(_from_records(_csv_rows(text, path), path))
     if suffix in LISTING_SUFFIXES or not suffix:
         return parse_listing(text, path.name)
-    raise SourceError(str(path), f"unknown file type {suffix!r}; use a .txt listing, .jsonl or .csv")
+    raise SourceError(str(path), f"unknown file type {suffix!r}; use a .txt listing, .jsonl, .csv, .bib, .ris, or "
+                      "arXiv / OpenAlex / Daily Papers .json")
 
 
 def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -147,23 +153,16 @@ def _from_records(rows: Iterator[tuple[int, dict[str, Any]]], path: Path) -> Ite
             organization=(str(row["organization"]).strip() or None) if row.get("organization") else None,
             upvotes=_int(row.get("upvotes")),
             sources=[source],
+            arxiv_id=str(arxiv) if arxiv else None,
+            doi=str(row["doi"]) if row.get("doi") else None,
         )
 
 
 def load_sources(paths: list[Path]) -> tuple[dict[str, Paper], list[SourceError]]:
-    """Every paper from every file, merged by id (a paper in several listings is one paper), and
-    the files that failed. One bad file never stops the others."""
-    papers: dict[str, Paper] = {}
-    failed: list[SourceError] = []
-    for path in expand(paths):
-        try:
-            found = load_file(path)
-        except SourceError as exc:
-            failed.append(exc)
-            continue
-        for paper in found:
-            if paper.id in papers:
-                papers[paper.id].merge(paper)
-            else:
-                papers[paper.id] = paper
-    return papers, failed
+    """Every paper from every file, merged (a paper in several files is one paper), and the files
+    that failed. One bad file never stops the others. `ingest.reading.read_sources` also reports
+    skipped entries."""
+    from ingest.reading import read_sources  # it builds on this module
+
+    found = read_sources(paths)
+    return found.papers, found.failed

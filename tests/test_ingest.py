@@ -25,7 +25,7 @@ from ingest.chunking import chunk_paper
 from ingest.pipeline import WRITE_GROUP_CHUNKS, IngestReport, ingest, ingest_lock
 from ingest.sources import load_sources
 
-REPORT_KEYS = {"papers", "added", "updated", "unchanged", "removed", "chunks", "failed", "seconds"}
+REPORT_KEYS = {"papers", "added", "updated", "unchanged", "removed", "chunks", "failed", "seconds", "skipped"}
 TOPICS = ["graph neural networks", "protein folding", "speech recognition", "robot grasping", "code generation",
           "weather forecasting", "image segmentation", "machine translation", "recommender systems", "quantum chemistry"]
 

@@ -24,6 +24,9 @@ PAIRS = [
     (r"sampling, \eg Focal Loss, \ie implementable", "sampling, e.g. Focal Loss, i.e. implementable"),
     (r"released on \url{https://github.com/x/y}.", "released on https://github.com/x/y."),
     ("don't change plain text: it's 3-4 words", "don't change plain text: it's 3-4 words"),
+    (r"runs in $O(n^2)$ time, between $x$ and $y$", "runs in O(n^2) time, between x and y"),
+    ("costs $5 and $10, or $0.031 each", "costs $5 and $10, or $0.031 each"),
+    (r"Erd{\H{o}}s, {\v{S}}koda, {\L}ukasz, {\ss}, {\aa}, Fran\c{c}ois", "Erdős, Škoda, Łukasz, ß, å, François"),
 ]
 
 
