@@ -43,7 +43,7 @@ def answer(intent: Intent, hits: list[Hit], summary: CollectionSummary, weights:
         head = f"{_plural(len(citations), 'paper')} in the collection"
         scope = intent.filters.describe()
         head += f" ({scope})" if scope else ""
-        text = f"{head} match:\n" + "\n".join(_line(c) for c in citations)
+        text = f"{head} {_agree(len(citations), 'match')}:\n" + "\n".join(_line(c) for c in citations)
         return Answer(text=text, citations=citations, mode="extractive", retrieved=hits)
     (score, lead_hit), rest = relevant[0], relevant[1: 1 + MAX_SUPPORTING]
     lead = cite(lead_hit, intent.subject, weights, 1, score, limit=MAX_PASSAGES, numeric=asks_for_number(intent.question))
@@ -90,7 +90,10 @@ def metadata_answer(intent: Intent, records: list[dict], summary: CollectionSumm
         if known:
             extreme = (max if highest else min)(r[key] for r in known)
             matching = [r for r in known if r[key] == extreme]
-            what = f"has the {'highest' if highest else 'lowest'} {_KEYS.get(key, key)} ({_show(key, matching[0])})"
+            field = _KEYS.get(key, key)
+            extreme_is = (f"the {'most recent' if highest else 'earliest'} publication date" if key == "published_ord"
+                          else f"the {'most' if highest else 'fewest'} {field}")
+            what = f"{'has' if len(matching) == 1 else 'have'} {extreme_is} ({_show(key, matching[0])})"
         else:
             matching = []
     if not matching:
@@ -106,11 +109,16 @@ def metadata_answer(intent: Intent, records: list[dict], summary: CollectionSumm
         c.authors = r.get("authors")
     count = len(matching)
     scope = intent.filters.describe()
-    head = f"{_plural(count, 'paper')} in the collection " + (what if intent.superlative else "match")
+    head = f"{_plural(count, 'paper')} in the collection " + (what if intent.superlative else _agree(count, "match"))
     head += f" ({scope})" if scope and not intent.superlative else ""
     shown = "" if count <= limit else f" (the first {limit} by date are listed)"
     lines = [f"- **{c.title}** ({_meta(c, matching[i - 1])}) [{c.marker}]" for i, c in enumerate(citations, start=1)]
     return Answer(text=f"{head}{shown}:\n" + "\n".join(lines), citations=citations, mode="extractive", retrieved=hits)
+
+
+def _agree(count: int, verb: str) -> str:
+    """The verb agreeing with `count` papers: "1 paper matches", "3 papers match"."""
+    return verb + ("es" if verb.endswith(("ch", "sh", "s", "x")) else "s") if count == 1 else verb
 
 
 def _show(key: str, record: dict) -> str:

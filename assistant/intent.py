@@ -20,7 +20,7 @@ Shape = Literal["list", "one", "fact", "count"]
 _NUMBERS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a dozen": 12}
 _NUM = r"(\d+|" + "|".join(_NUMBERS) + r")"
-_PEOPLE = r"(?:co-?)?authors?|contributors"
+_PEOPLE = r"(?:co-?)?authors?|contributors|people|persons|researchers|writers"
 _DOCS = r"papers|works|studies|articles|publications|preprints|entries|ones|methods|approaches|techniques"
 
 _COUNT = re.compile(rf"\bhow many\b(?:\s+\w+){{0,4}}?\s+(?:{_DOCS})\b|\b(?:the )?number of (?:{_DOCS})\b|\bcount (?:the )?",
@@ -66,7 +66,8 @@ _COUNT_RULES: list[tuple[str, re.Pattern[str], str]] = [
          "eq"),
     )
 ]
-_SOLO = re.compile(r"\b(?:written )?by a (?:single|sole|lone) author\b|\b(?:single|sole|solo)[- ]author(?:ed)?\b|"
+_SOLO = re.compile(r"\b(?:written |authored )?by (?:a |one )?(?:single|sole|lone) (?:author|researcher|person|writer)\b|"
+                   r"\b(?:single|sole|solo)[- ]author(?:ed)?\b|"
                    r"\bone author\b", re.I)
 _UPVOTED = re.compile(r"\b(?:with|having|that have|that got|that received) (?:any )?up-?votes\b|\bupvoted\b(?! by)", re.I)
 _SUPERLATIVES: list[tuple[re.Pattern[str], tuple[str, bool]]] = [
@@ -89,7 +90,8 @@ _SCAFFOLD = re.compile(
     r"trying to|want|know|remember|recall|find|tell|show|give|list|name|enumerate|is there|are there|"
     r"which|what|all|the|any|anything|something|papers?|works?|studies|study|articles?|publications?|preprints?|ones|"
     r"in (the|this|your|our) (collection|set|list|corpus)|collection|of (those|these|them)|among (those|these|them)|"
-    r"those|these|them|they|were|was|are|is|has|have|had|published|released|appeared|written|came out|come out|"
+    r"those|these|them|they|were|was|are|is|has|have|had|got|gotten|get|received|earned|published|released|appeared|"
+    r"written|authored|came out|come out|"
     r"lists?|listed|with|by|that|about|on|and|or|also|how many|number of|count)(?![\w-])|[?.!,;:]",
     re.IGNORECASE,
 )

@@ -18,6 +18,10 @@ from assistant.intent import parse
     ("Which is the most recently published paper in the collection?", Filters(), ("published_ord", True)),
     ("Which is the oldest paper in the collection?", Filters(), ("published_ord", False)),
     ("Which paper has the most authors?", Filters(), ("authors", True)),
+    ("Which papers got more than 2 upvotes?", Filters(min_upvotes=3), None),
+    ("papers that received at least 2 upvotes", Filters(min_upvotes=2), None),
+    ("list the papers written by more than 5 people", Filters(min_authors=6), None),
+    ("which papers were authored by a single researcher?", Filters(authors=1), None),
 ])
 def test_metadata_questions_have_no_topic(question: str, filters: Filters, superlative: object) -> None:
     intent = parse(question)
