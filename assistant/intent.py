@@ -27,7 +27,7 @@ _COUNT = re.compile(rf"\bhow many\b(?:\s+\w+){{0,4}}?\s+(?:{_DOCS})\b|\b(?:the )
                     re.IGNORECASE)
 _LIST = re.compile(
     rf"\b(?:{_DOCS})\b|\b(?:list|enumerate|name (?:all|every))\b|\b(?:any|anything|something|everything)\b(?! else)"
-    r"|\ball (?:the )?(?:work|research)\b",
+    r"|\ball (?:the )?(?:work|research)\b|(?<!which )\b(?:work|research|literature) (?:on|about|into|regarding)\b",
     re.IGNORECASE,
 )
 _ONE = re.compile(r"\b(?:which|what|the|a|one|that|this) (?:\w+ )?(?:paper|work|study|article|publication|preprint)\b"
@@ -86,9 +86,10 @@ _SUPERLATIVES: list[tuple[re.Pattern[str], tuple[str, bool]]] = [
 ]
 # what a question says around its topic: question words, talk about papers, conversational framing
 _SCAFFOLD = re.compile(
-    r"(?<![\w-])(hey|hi|hello|please|thanks|i'm|i am|i'd|i|we|you|me|us|our|my|can|could|would|do|does|did|looking for|"
+    r"(?<![\w-])(hey|hi|hello|please|thanks|(?:i'm|i am) after|(?:work|research|literature) (?:on|about|into|regarding)|"
+    r"i'm|i am|i'd|i|we|you|me|us|our|my|can|could|would|do|does|did|looking for|"
     r"trying to|want|know|remember|recall|find|tell|show|give|list|name|enumerate|is there|are there|"
-    r"which|what|all|the|any|anything|something|papers?|works?|studies|study|articles?|publications?|preprints?|ones|"
+    r"which|what|all|the|any|anything|something|papers?|works?|studies|study|articles?|publications?|preprints?|ones?|among|"
     r"in (the|this|your|our) (collection|set|list|corpus)|collection|of (those|these|them)|among (those|these|them)|"
     r"those|these|them|they|were|was|are|is|has|have|had|got|gotten|get|received|earned|published|released|appeared|"
     r"written|authored|came out|come out|"

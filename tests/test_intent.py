@@ -98,6 +98,9 @@ def test_a_superlative_keeps_its_topic(question: str, superlative: object, topic
     ("hey, do we have anything on conformal prediction?", "list"),
     ("I'm trying to remember a paper that solved Wordle with rollout", "one"),
     ("Which paper has the most authors?", "one"),
+    ("I'm after work on long-duration video generation", "list"),
+    ("What research on RLHF exists?", "list"),
+    ("Which work on speculative decoding reports a 2x speedup?", "one"),
 ])
 def test_the_shape_of_the_answer(question: str, shape: str) -> None:
     assert parse(question).shape == shape
@@ -106,3 +109,5 @@ def test_the_shape_of_the_answer(question: str, shape: str) -> None:
 def test_conversational_framing_is_not_topic() -> None:
     assert parse("hey, do we have anything in the collection on conformal prediction?").topic == "conformal prediction"
     assert parse("Which papers study on-policy RL?").topic == "on-policy RL"
+    assert parse("I'm after work on protein design").topic == "protein design"
+    assert parse("Among papers published in 2025, which one lists the most authors?").topic == ""
