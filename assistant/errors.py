@@ -24,5 +24,9 @@ class SourceError(PaperScopeError):
         self.reason = message
 
 
+class FetchError(PaperScopeError):
+    """A paper service (arXiv, Hugging Face) could not be reached or gave no usable answer."""
+
+
 class LLMError(PaperScopeError):
     """The configured LLM endpoint could not give an answer."""

@@ -27,7 +27,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         default_factory=_default_home,
-        description="Data folder: the embedded Chroma store, the keyword index and the ingest lock.",
+        description="Data folder: the embedded Chroma store, the keyword index, the ingest lock and the pages "
+        "`paperscope fetch` downloads.",
     )
     collection: str = Field(
         default="papers",
@@ -97,6 +98,39 @@ class Settings(BaseSettings):
 
     ingest_lock_timeout: float = Field(
         default=0.0, ge=0, description="Seconds an ingest waits for another running ingest before it stops."
+    )
+
+    arxiv_api_url: str = Field(
+        default="https://export.arxiv.org/api/query",
+        description="arXiv's Atom API endpoint, queried by `paperscope fetch arxiv`.",
+    )
+    daily_papers_url: str = Field(
+        default="https://huggingface.co/api/daily_papers",
+        description="Hugging Face's Daily Papers API endpoint, queried by `paperscope fetch daily-papers`.",
+    )
+    fetch_delay: float = Field(
+        default=3.0, ge=0,
+        description="Seconds between two requests to a paper service (arXiv asks for 3), retries included.",
+    )
+    fetch_retries: int = Field(
+        default=4, ge=0, le=10,
+        description="Retries of a request answered with 429 or 5xx or cut off mid-answer. A refused or timed-out "
+        "connection is retried only once the service has answered in the run: an unreachable one fails at once.",
+    )
+    fetch_backoff: float = Field(
+        default=5.0, ge=0,
+        description="Seconds before the first retry, doubled for each further one (a Retry-After header wins "
+        "when longer).",
+    )
+    fetch_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a paper service to accept the connection."
+    )
+    fetch_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for a paper service's answer once connected."
+    )
+    arxiv_page_size: int = Field(default=200, ge=1, le=2000, description="Papers per arXiv API request.")
+    daily_papers_page_size: int = Field(
+        default=50, ge=1, le=100, description="Papers per Daily Papers API request."
     )
 
     @property

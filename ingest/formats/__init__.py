@@ -1,8 +1,8 @@
 """Readers for the bibliographic files researchers keep, one module per format: BibTeX, RIS, Zotero's
-CSV export, the arXiv metadata snapshot (JSON lines), OpenAlex works and Hugging Face Daily Papers
-API responses. `detect` names a file's format from its content, then its extension; `read` parses
-it, reporting each entry it cannot use in the context's `skipped`. The plain JSONL/CSV/listing
-sources are read by `ingest.sources`, not here."""
+CSV export, the arXiv metadata snapshot (JSON lines), arXiv API (Atom) responses, OpenAlex works and
+Hugging Face Daily Papers API responses. `detect` names a file's format from its content, then its
+extension; `read` parses it, reporting each entry it cannot use in the context's `skipped`. The
+plain JSONL/CSV/listing sources are read by `ingest.sources`, not here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ingest.formats import arxiv_json, bibtex, daily_papers, openalex, ris, zotero_csv
+from ingest.formats import arxiv_atom, arxiv_json, bibtex, daily_papers, openalex, ris, zotero_csv
 from ingest.formats.common import Context, Skipped
 from ingest.papers import Paper
 
@@ -23,10 +23,11 @@ READERS: dict[str, Callable[[Context], Iterator[Paper]]] = {
     "ris": ris.read,
     "zotero-csv": zotero_csv.read,
     "arxiv": arxiv_json.read,
+    "arxiv-atom": arxiv_atom.read,
     "openalex": openalex.read,
     "daily-papers": daily_papers.read,
 }
-SUFFIXES = {".bib", ".bibtex", ".ris", ".json"}  # besides .txt, .jsonl and .csv, which `sources` knows
+SUFFIXES = {".bib", ".bibtex", ".ris", ".json", ".xml"}  # besides .txt, .jsonl and .csv, which `sources` knows
 _BY_SUFFIX = {".bib": "bibtex", ".bibtex": "bibtex", ".ris": "ris"}
 _HEAD_BYTES = 65536
 _BIBTEX = re.compile(r"^\s*@(?:article|inproceedings|conference|misc|book|inbook|incollection|phdthesis|"
@@ -55,6 +56,8 @@ def detect(path: Path) -> str | None:
     head = head.lstrip("\ufeff \t\r\n")
     if head.startswith(("{", "[")):
         return _json_kind(head)
+    if head.startswith("<"):
+        return "arxiv-atom" if arxiv_atom.ATOM in head[:4096] and "arxiv" in head[:4096].lower() else None
     first_line = head.split("\n", 1)[0]
     if "Abstract Note" in first_line and "Item Type" in first_line:
         return "zotero-csv"
