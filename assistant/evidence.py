@@ -113,6 +113,12 @@ _ALTERNATIVES = re.compile(r"\(([^()]*)\)|\b(?:such as|e\.g\.,?|for example,?|fo
                            r"([^.;:()?!]*?)(?=[.;:?!]|$| (?:as|in|for|to|that|which|when|where|with)\b)", re.IGNORECASE)
 
 
+def _parts(text: str) -> list[str]:
+    """`terms` without the whole of a hyphenated word: its parts are what a text must contain,
+    written with or without the hyphen ("language-model" is met by "language model")."""
+    return terms(text.replace("-", " "))
+
+
 def term_groups(query: str) -> list[tuple[str, ...]]:
     """The query's terms, one group per term, except that the terms of a parenthesis or of a run of
     examples form one group: a text satisfies the group when it contains any of them."""
@@ -120,11 +126,11 @@ def term_groups(query: str) -> list[tuple[str, ...]]:
     rest = query
     for match in _ALTERNATIVES.finditer(query):
         span = match.group(1) if match.group(1) is not None else match.group(2)
-        found = tuple(dict.fromkeys(terms(span)))
+        found = tuple(dict.fromkeys(_parts(span)))
         if found:
             groups.append(found)
         rest = rest.replace(match.group(0), " ", 1)
-    return [(t,) for t in dict.fromkeys(terms(rest))] + groups
+    return [(t,) for t in dict.fromkeys(_parts(rest))] + groups
 
 
 def group_coverage(groups: list[tuple[str, ...]], present: set[str], weights: TermWeights) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.evidence import TERMS_VERSION, TermWeights, best_sentences, terms
+from assistant.evidence import TERMS_VERSION, TermWeights, best_sentences, group_coverage, term_groups, terms
 
 ABSTRACT = ("We present VoxFlow, a flow-matching text-to-speech model. VoxFlow halves the word error rate of "
             "prior zero-shot speech synthesis systems. Code for VoxFlow speech synthesis is available at "
@@ -60,3 +60,20 @@ def test_term_weights_counted_by_another_version_of_terms_are_recounted(tmp_path
     saved["version"] = TERMS_VERSION - 1
     path.write_text(json.dumps(saved), encoding="utf-8")
     assert TermWeights.load(path, "generation-1") is None
+
+
+def test_parentheses_and_examples_are_one_group_of_alternatives() -> None:
+    groups = term_groups("tree search (MCTS or beam search) for planners such as robots and agents")
+    assert ("tree",) in groups and ("search",) in groups
+    assert ("mct", "beam", "search") in groups and ("robot", "agent") in groups
+    weights = TermWeights(["tree search with beam search", "robots plan", "agents plan"])
+    # one example is enough for its group; the plain terms are each needed
+    assert group_coverage(groups, set(terms("tree search for planners of robots")), weights) == 1.0
+    assert group_coverage(groups, set(terms("beam search for planners of agents")), weights) < 1.0
+
+
+def test_a_hyphenated_question_word_is_met_with_or_without_its_hyphen() -> None:
+    groups = term_groups("LLM-driven reward-shaping")
+    weights = TermWeights(["reward shaping driven by an LLM"])
+    assert group_coverage(groups, set(terms("reward shaping driven by an LLM")), weights) == 1.0
+    assert group_coverage(groups, set(terms("LLM-driven reward-shaping")), weights) == 1.0
