@@ -21,17 +21,19 @@ class RelevanceBar:
 
     The decision adapts to each question's scores. The question is answered at all only when its
     best candidate reaches `threshold` (an absolute bar: nothing relevant, abstain). A "which
-    papers…" list then takes every candidate within `list_margin` of the best one (and above
-    `list_floor`), because a long or descriptive question lowers every candidate's coverage alike;
-    any other question takes the candidates within the margin of the best and above `threshold`,
-    and retrieval's ranking picks the lead. `screen_threshold` is looser: the candidates an LLM reads.
-    Calibrated on the dev questions and their phrasings with `python -m evals.calibrate`."""
+    papers…" list then takes every candidate scoring at least `list_ratio` of the best one (and
+    above `list_floor`): a long or descriptive question lowers every candidate's score alike, so the
+    cut is relative to the question's own best, and recall comes first. Any other question takes
+    the candidates within `margin` of the best and above `threshold`, and retrieval's ranking picks
+    the lead. `screen_threshold` is looser: the candidates an LLM reads. Calibrated on the dev
+    questions and their rewordings with `python -m evals.calibrate`."""
 
-    threshold: float = 0.375
-    list_margin: float = 0.15
-    list_floor: float = 0.30
+    threshold: float = 0.4
+    margin: float = 0.15
+    list_ratio: float = 0.7
+    list_floor: float = 0.25
     screen_threshold: float = 0.35
-    dense_weight: float = 0.5
+    dense_weight: float = 0.7
 
     def score(self, hit: Hit, query: str, weights: TermWeights) -> float:
         return self.scores([hit], query, weights)[0]
@@ -47,7 +49,7 @@ class RelevanceBar:
         best = max(scores, default=0.0)
         if best < self.threshold:
             return []
-        cut = max(self.list_floor if is_list else self.threshold, best - self.list_margin)
+        cut = max(self.list_floor, best * self.list_ratio) if is_list else max(self.threshold, best - self.margin)
         return [i for i, s in enumerate(scores) if s >= cut]
 
     def relevant(self, hits: list[Hit], query: str, weights: TermWeights, is_list: bool) -> list[tuple[float, Hit]]:

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 _STOP = set(STOPWORDS_EN) | {"paper", "papers", "use", "uses", "using", "used", "which", "those", "them", "propose", "proposes",
-                             "method", "approach", "work", "study", "show", "shows", "does", "model", "models"}
+                             "method", "approach", "work", "study", "show", "shows", "does", "model", "models", "from", "its",
+                             "out", "so", "including", "example", "examples"}
 _stemmer = Stemmer.Stemmer("english")
 CHUNK_BONUS = 0.15
 LINK_PENALTY = 0.3  # "Code is available at https://…" is rarely the sentence that answers
@@ -36,7 +37,7 @@ _ASKS_FOR_LINK = re.compile(r"\b(code|github|repository|repo|url|link|website|re
 
 _VOWEL = re.compile(r"[aeiou]")
 # Bump when `terms` changes what it returns: saved term weights counted by another version are recounted.
-TERMS_VERSION = 2
+TERMS_VERSION = 3
 
 
 @lru_cache(maxsize=65536)

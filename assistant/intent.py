@@ -46,12 +46,15 @@ _YEAR_RULES: list[tuple[re.Pattern[str], str]] = [
                 r"\b(\d{4}) (?:and|or) (?:later|after|onwards?|beyond)\b|\b(\d{4}) onwards?\b", re.I), "since"),
     (re.compile(r"\b(?:in |from )?(\d{4}) or (?:earlier|before|older)\b|\b(?:in or before|no later than) (\d{4})\b|"
                 r"\b(\d{4}) (?:and|or) (?:earlier|before)\b|\bup to (\d{4})\b", re.I), "until"),
-    (re.compile(r"\b(?:published |released |from |appeared |dated )?(?:before|prior to|earlier than|older than) (\d{4})\b",
+    (re.compile(r"\b(?:published |released |from |appeared |dated )?(?:before|prior to|earlier than|older than|pre-) ?(\d{4})\b",
                 re.I), "before"),
-    (re.compile(r"\b(?:published |released |from |appeared |dated )?(?:after|later than|newer than) (\d{4})\b", re.I),
+    (re.compile(r"\b(?:published |released |from |appeared |dated )?(?:after|later than|newer than|post-) ?(\d{4})\b",
+                re.I),
      "after"),
     (re.compile(r"\b(?:published |released |appeared |dated )?since (\d{4})\b", re.I), "since"),
     (re.compile(r"\b(?:published |released |appeared |dated )?(?:in|from|during|of) (\d{4})\b", re.I), "in"),
+    (re.compile(rf"\b(?:published|released|appeared|dated) (\d{{4}})\b|\b(\d{{4}})[- ](?:paper|{_DOCS})\b|"
+                r"\b(\d{4}) (?:publication|publishing|release) (?:date|year)\b", re.I), "in"),
 ]
 _COUNT_RULES: list[tuple[str, re.Pattern[str], str]] = [
     (key, re.compile(pattern.format(num=_NUM, noun=f"(?:{noun})"), re.I), kind)
@@ -92,8 +95,20 @@ _SCAFFOLD = re.compile(
     r"which|what|all|the|any|anything|something|papers?|works?|studies|study|articles?|publications?|preprints?|ones?|among|"
     r"in (the|this|your|our) (collection|set|list|corpus)|collection|of (those|these|them)|among (those|these|them)|"
     r"those|these|them|they|were|was|are|is|has|have|had|got|gotten|get|received|earned|published|released|appeared|"
-    r"written|authored|came out|come out|"
+    r"written|authored|came out|come out|pull up|bring up|dig up|look up|"
     r"lists?|listed|with|by|that|about|on|and|or|also|how many|number of|count)(?![\w-])|[?.!,;:]",
+    re.IGNORECASE,
+)
+
+# words about the catalog's fields, left over when a question restates its constraints ("two-person
+# author teams", "an earlier year"): no topic in a question that has metadata constraints
+_FIELD_WORDS = re.compile(
+    r"(?<![\w-])(?:two|three|four|five|six|seven|eight|nine|ten|\d+)-(?:person|author|people)(?![\w-])|"
+    r"(?<![\w-])(co-?authors?|authors?|authorship|names?|list|teams?|people|persons?|person|dates?|years?|\d{4}|"
+    r"affiliated|longer|shorter|than|anywhere|january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|" + "|".join(_NUMBERS) + r"|\d+|"
+    r"publication|earlier|later|older|newer|upvotes?|likes|organi[sz]ations?|affiliations?|institutions?|labs?|"
+    r"count|number|total|single|longest|shortest|largest|smallest|fewer|less|more|most|least|exactly|whose)(?![\w-])",
     re.IGNORECASE,
 )
 
@@ -182,10 +197,10 @@ def _organization(text: str, organizations: Iterable[str]) -> tuple[str | None, 
         for form in (name, head if len(head) >= 4 else None):
             if not form:
                 continue
-            match = re.search(rf"\b(?:from |by |at |of )?(?:the )?{re.escape(form)}\b[\w\-]*(?: (?:team|lab|group))?",
-                              text, re.IGNORECASE)
-            if match:
-                return name, _cut(text, match)
+            pattern = re.compile(rf"\b(?:from |by |at |of )?(?:the )?{re.escape(form)}\b[\w\-]*(?: (?:team|lab|group))?",
+                                 re.IGNORECASE)
+            if pattern.search(text):
+                return name, pattern.sub(" ", text)
     return None, text
 
 
@@ -226,13 +241,16 @@ def parse(question: str, filters: Filters | None = None, has_history: bool = Fal
     follow_up = has_history and bool(_BACKREF.search(question))
     explicit = filters or Filters()
     merged = replace(Filters(**read), **{k: v for k, v in explicit.__dict__.items() if v is not None})  # type: ignore[arg-type]
-    topic = " ".join(_SCAFFOLD.sub(" ", text).split())
+    topic = _SCAFFOLD.sub(" ", text)
+    if merged or superlative is not None:
+        topic = _FIELD_WORDS.sub(" ", topic)
+    topic = " ".join(re.sub(r"\(\s*\)", " ", topic).split())
     shape = _shape(question)
     if follow_up and question.lower().lstrip().startswith(("which", "what")) and shape != "count":
         shape = "list"
     if superlative is not None and shape == "list" and not re.search(rf"\b(?:{_DOCS})\b", question, re.I):
         shape = "one"
-    return Intent(question=question, query=" ".join(text.split()), topic=topic if len(topic) > 2 else "",
+    return Intent(question=question, query=" ".join(text.split()), topic=topic if terms(topic) else "",
                   shape=shape, filters=merged, superlative=superlative, follow_up=follow_up)
 
 

@@ -3,7 +3,7 @@
 
 Every dev question (with its phrasings) retrieves its candidates once, through the same
 `Assistant.candidates` the answers use; then a grid of `RelevanceBar`s (dense weight, the
-answerable threshold, the list margin and floor) is searched for the one that answers best:
+answerable threshold, the list ratio and floor) is searched for the one that answers best:
 - a "which papers…" or count question scores the F2 of the papers the bar lets through against
   gold (recall weighs four times precision: a missed paper is worse than one extra);
 - a lookup, fact or paraphrase question scores 1 when the lead paper (the first relevant one in
@@ -83,12 +83,12 @@ def mean_score(all_cases: list[Case], bar: RelevanceBar) -> float:
 
 def grid(all_cases: list[Case]) -> list[tuple[float, RelevanceBar]]:
     thresholds = [round(x, 3) for x in np.arange(0.25, 0.551, 0.025)]
-    margins = [round(x, 3) for x in np.arange(0.05, 0.401, 0.025)]
+    ratios = [round(x, 3) for x in np.arange(0.5, 0.951, 0.025)]
     floors = [0.2, 0.25, 0.3, 0.35, 0.4]
     results = []
-    for dense_weight in (0.4, 0.5, 0.6, 0.7):
-        for threshold, margin, floor in itertools.product(thresholds, margins, floors):
-            bar = RelevanceBar(threshold=threshold, list_margin=margin, list_floor=floor, dense_weight=dense_weight)
+    for dense_weight in (0.4, 0.5, 0.6, 0.7, 0.8):
+        for threshold, ratio, floor in itertools.product(thresholds, ratios, floors):
+            bar = RelevanceBar(threshold=threshold, list_ratio=ratio, list_floor=floor, dense_weight=dense_weight)
             results.append((mean_score(all_cases, bar), bar))
     return sorted(results, key=lambda r: -r[0])
 
@@ -104,7 +104,7 @@ def main() -> int:
     print(f"{len(all_cases)} questions ({', '.join(styles)}); current bar {assistant.bar}: "
           f"{mean_score(all_cases, assistant.bar):.3f}")
     for value, bar in grid(all_cases)[: args.top]:
-        print(f"{value:.3f}  dense_weight={bar.dense_weight} threshold={bar.threshold} list_margin={bar.list_margin} "
+        print(f"{value:.3f}  dense_weight={bar.dense_weight} threshold={bar.threshold} list_ratio={bar.list_ratio} "
               f"list_floor={bar.list_floor}")
     return 0
 

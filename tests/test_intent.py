@@ -22,6 +22,12 @@ from assistant.intent import parse
     ("papers that received at least 2 upvotes", Filters(min_upvotes=2), None),
     ("list the papers written by more than 5 people", Filters(min_authors=6), None),
     ("which papers were authored by a single researcher?", Filters(authors=1), None),
+    ("pre-2022 papers", Filters(until="2021"), None),
+    ("number of papers published 2024", Filters(since="2024", until="2024"), None),
+    ("Which papers have exactly two authors (no more and no fewer, i.e. two-person author teams)?", Filters(authors=2),
+     None),
+    ("Of the papers with a 2025 publication date, which one has the longest author list?",
+     Filters(since="2025", until="2025"), ("authors", True)),
 ])
 def test_metadata_questions_have_no_topic(question: str, filters: Filters, superlative: object) -> None:
     intent = parse(question)
