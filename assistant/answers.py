@@ -3,6 +3,7 @@ summary an abstention names, and turning a hit into a citation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,11 +80,11 @@ def abstention(summary: CollectionSummary, reason: str = "no paper is relevant e
 
 
 def cite(hit: Hit, query: str, weights: TermWeights, marker: int, relevance: float | None = None,
-         limit: int = 1, numeric: bool = False) -> Citation:
+         limit: int = 1, numeric: bool = False, parts: Iterable[str] = ()) -> Citation:
     """A citation of `hit` whose evidence is the abstract sentence that best answers `query`;
     `passages` holds it and, up to `limit` in all, the sentences that answer the query's other parts
     (`numeric`: the question asks for quantities, so the sentences that state figures)."""
-    best = covering_sentences(query, hit.abstract, weights, hit.text, limit=limit, numeric=numeric)
+    best = covering_sentences(query, hit.abstract, weights, hit.text, limit=limit, numeric=numeric, parts=parts)
     return Citation(
         id=hit.id,
         title=hit.title,

@@ -166,12 +166,24 @@ def asks_for_number(question: str) -> bool:
     return bool(_ASKS_FOR_NUMBER.search(question))
 
 
+# where a question asks its next part: "…, and what is the model called?", "…; how many…"
+_NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|which|how|who|whom|whose|when|where|why|is|are|does|do|did)\b)|"
+                        r";\s*|\?\s+(?=\S)", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a multi-part question ("what X, and what Y?" -> ["what X", "what Y?"])."""
+    return [p for p in _NEXT_PART.split(question) if terms(p)]
+
+
 def covering_sentences(query: str, abstract: str, weights: TermWeights, matched_chunk: str = "",
-                       limit: int = 3, min_gain: float = 0.15, numeric: bool = False) -> list[str]:
+                       limit: int = 3, min_gain: float = 0.15, numeric: bool = False,
+                       parts: Iterable[str] = ()) -> list[str]:
     """The abstract sentences that together answer every part of `query`, best first: the best
-    sentence, then each sentence that covers a further part of the query's term weight (at least
-    `min_gain` of it), up to `limit`. With `numeric` (the question asks for quantities) only
-    sentences that state a figure count, when any of them matches the query at all."""
+    sentence, then the best sentence for each of the question's further `parts` that the chosen
+    ones do not already answer, then each sentence that covers a further part of the query's term
+    weight (at least `min_gain` of it), up to `limit`. With `numeric` (the question asks for
+    quantities) only sentences that state a figure count, when any of them matches the query at all."""
     ranked = best_sentences(query, abstract, weights, matched_chunk, n=len(abstract))
     if not ranked:
         return []
@@ -182,7 +194,14 @@ def covering_sentences(query: str, abstract: str, weights: TermWeights, matched_
     unique = set(terms(query))
     total = sum(weights.idf(t) for t in unique)
     chosen = [ranked[0][0]]
-    covered = set(terms(chosen[0])) & unique
+    for part in parts:
+        if len(chosen) >= limit:
+            break
+        own = best_sentences(part, abstract, weights, n=1)
+        part_terms = terms(part)
+        if own and own[0][0] not in chosen and own[0][1] > max(coverage(part_terms, s, weights) for s in chosen):
+            chosen.append(own[0][0])
+    covered = set().union(*(set(terms(s)) for s in chosen)) & unique
     while len(chosen) < limit and total:
         candidates = [(sum(weights.idf(t) for t in (set(terms(s)) & unique) - covered) / total, s)
                       for s, _ in ranked if s not in chosen]

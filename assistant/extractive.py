@@ -8,7 +8,7 @@ relevant the answer abstains and says what the collection (or the part its filte
 from __future__ import annotations
 
 from assistant.answers import CollectionSummary, RelevanceBar, abstention, cite
-from assistant.evidence import TermWeights, asks_for_number
+from assistant.evidence import TermWeights, asks_for_number, question_parts
 from assistant.intent import Intent
 from assistant.types import Answer, Citation, Hit
 
@@ -46,7 +46,9 @@ def answer(intent: Intent, hits: list[Hit], summary: CollectionSummary, weights:
         text = f"{head} {_agree(len(citations), 'match')}:\n" + "\n".join(_line(c) for c in citations)
         return Answer(text=text, citations=citations, mode="extractive", retrieved=hits)
     (score, lead_hit), rest = relevant[0], relevant[1: 1 + MAX_SUPPORTING]
-    lead = cite(lead_hit, intent.subject, weights, 1, score, limit=MAX_PASSAGES, numeric=asks_for_number(intent.question))
+    parts = question_parts(intent.question)
+    lead = cite(lead_hit, intent.subject, weights, 1, score, limit=MAX_PASSAGES, numeric=asks_for_number(intent.question),
+                parts=parts if len(parts) > 1 else ())
     supporting = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(rest, start=2)]
     text = " ".join(f"{p} [1]" for p in lead.passages) + f" (from **{lead.title}**)"
     if supporting:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.evidence import TERMS_VERSION, TermWeights, best_sentences, group_coverage, term_groups, terms
+from assistant.evidence import (
+    TERMS_VERSION,
+    TermWeights,
+    best_sentences,
+    covering_sentences,
+    group_coverage,
+    question_parts,
+    term_groups,
+    terms,
+)
 
 ABSTRACT = ("We present VoxFlow, a flow-matching text-to-speech model. VoxFlow halves the word error rate of "
             "prior zero-shot speech synthesis systems. Code for VoxFlow speech synthesis is available at "
@@ -77,3 +86,18 @@ def test_a_hyphenated_question_word_is_met_with_or_without_its_hyphen() -> None:
     weights = TermWeights(["reward shaping driven by an LLM"])
     assert group_coverage(groups, set(terms("reward shaping driven by an LLM")), weights) == 1.0
     assert group_coverage(groups, set(terms("LLM-driven reward-shaping")), weights) == 1.0
+
+
+def test_each_part_of_a_multi_part_question_gets_its_sentence() -> None:
+    question = "What average improvement does PRIME report, and what is the resulting model called?"
+    assert question_parts(question) == ["What average improvement does PRIME report",
+                                        "what is the resulting model called?"]
+    abstract = ("We propose PRIME, online process reward updates from outcome labels. PRIME achieves a 15.1% average "
+                "improvement across reasoning benchmarks. Notably, our resulting model, Eurus-2-7B-PRIME, surpasses "
+                "larger ones. Code is released.")
+    weights = TermWeights([abstract, "reward models for reasoning", "benchmarks of models"])
+    topic = "average improvement PRIME report resulting called"
+    alone = covering_sentences(topic, abstract, weights, numeric=True)
+    both = covering_sentences(topic, abstract, weights, numeric=True, parts=question_parts(question))
+    assert "15.1%" in both[0] and any("Eurus-2-7B-PRIME" in s for s in both)
+    assert not any("Eurus-2-7B-PRIME" in s for s in alone)  # the topic alone gives that part too little weight
