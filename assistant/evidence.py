@@ -197,7 +197,9 @@ def covering_sentences(query: str, abstract: str, weights: TermWeights, matched_
     for part in parts:
         if len(chosen) >= limit:
             break
-        own = best_sentences(part, abstract, weights, n=1)
+        own = best_sentences(part, abstract, weights, n=len(abstract))
+        if asks_for_number(part):
+            own = [s for s in own if _NUMERIC.search(s[0])] or own
         part_terms = terms(part)
         if own and own[0][0] not in chosen and own[0][1] > max(coverage(part_terms, s, weights) for s in chosen):
             chosen.append(own[0][0])
