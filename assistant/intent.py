@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from assistant.evidence import terms
 from assistant.filters import Filters
@@ -254,7 +254,6 @@ def parse(question: str, filters: Filters | None = None, has_history: bool = Fal
                   shape=shape, filters=merged, superlative=superlative, follow_up=follow_up)
 
 
-_SHAPES = ("list", "one", "fact", "count")
 _EXTREMES = {"authors": "authors", "upvotes": "upvotes", "published": "published_ord"}
 _BOUNDS = {"published_from": "since", "published_to": "until", "authors_min": "min_authors",
            "authors_max": "max_authors", "upvotes_min": "min_upvotes", "upvotes_max": "max_upvotes"}
@@ -263,8 +262,9 @@ _BOUNDS = {"published_from": "since", "published_to": "until", "authors_min": "m
 def adopt(proposal: dict[str, object], rules: Intent, organizations: Iterable[str] = ()) -> Intent:
     """`rules` (the reading from the question's words) completed by an LLM's `proposal` (the keys
     of prompts/read_question.txt), keeping only what checks out against the question and the
-    catalog: a topic made of the question's own words, a known shape, plausible years and counts,
-    an organisation the collection records, a field the catalog has. What the rules read wins."""
+    catalog: plausible years and counts, an organisation the collection records, a field the catalog
+    has, and (when it adds such a constraint) a topic made of the question's own words. What the
+    rules read wins, and the answer's shape is always theirs."""
     found: dict[str, Any] = {}
     for key, name in _BOUNDS.items():
         value = proposal.get(key)
@@ -290,14 +290,13 @@ def adopt(proposal: dict[str, object], rules: Intent, organizations: Iterable[st
         superlative = (_EXTREMES[extreme], proposal.get("highest") is not False)
     topic = rules.topic
     proposed = proposal.get("topic")
-    if isinstance(proposed, str):
+    # the proposed topic matters only once a constraint the rules missed is taken out of it; the
+    # rules' shape stands (measured: a small model's shape and topic cost more answers than they fix)
+    if isinstance(proposed, str) and (filters != rules.filters or superlative != rules.superlative):
         words, asked = terms(proposed), set(terms(rules.question))
         if not words and not rules.topic:
             topic = ""
         elif words and set(words) <= asked:  # the question's own words, nothing invented
             topic = " ".join(proposed.split())
-    shape = rules.shape
-    if rules.shape != "count" and proposal.get("shape") in _SHAPES:
-        shape = cast(Shape, proposal["shape"])
-    return replace(rules, topic=topic, filters=filters, superlative=superlative, shape=shape)
+    return replace(rules, topic=topic, filters=filters, superlative=superlative)
 

@@ -243,3 +243,7 @@ def test_an_llm_reading_keeps_only_what_checks_out() -> None:
     assert intent.superlative is None
     assert adopt({"extreme": "authors", "highest": False}, parse("Which MCTS paper has the smallest team?"),
                  ()).superlative == ("authors", False)
+    # nothing added: the proposed shape and topic do not replace the rules'
+    lookup = parse("What does PRIME use to update its reward model?")
+    kept = adopt({"topic": "PRIME", "shape": "list"}, lookup, ())
+    assert (kept.topic, kept.shape) == (lookup.topic, lookup.shape)
