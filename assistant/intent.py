@@ -254,6 +254,8 @@ def parse(question: str, filters: Filters | None = None, has_history: bool = Fal
                   shape=shape, filters=merged, superlative=superlative, follow_up=follow_up)
 
 
+_EXTREME_WORD = re.compile(r"\b(?:most|least|fewest|largest|smallest|highest|lowest|biggest|longest|shortest|"
+                           r"newest|oldest|latest|earliest|first|last|top)\b", re.IGNORECASE)
 _EXTREMES = {"authors": "authors", "upvotes": "upvotes", "published": "published_ord"}
 _BOUNDS = {"published_from": "since", "published_to": "until", "authors_min": "min_authors",
            "authors_max": "max_authors", "upvotes_min": "min_upvotes", "upvotes_max": "max_upvotes"}
@@ -262,15 +264,21 @@ _BOUNDS = {"published_from": "since", "published_to": "until", "authors_min": "m
 def adopt(proposal: dict[str, object], rules: Intent, organizations: Iterable[str] = ()) -> Intent:
     """`rules` (the reading from the question's words) completed by an LLM's `proposal` (the keys
     of prompts/read_question.txt), keeping only what checks out against the question and the
-    catalog: plausible years and counts, an organisation the collection records, a field the catalog
-    has, and (when it adds such a constraint) a topic made of the question's own words. What the
-    rules read wins, and the answer's shape is always theirs."""
+    catalog: years and counts the question writes, an organisation the collection records and the
+    question names, an extreme the question asks for on a field the catalog has, and (when it adds
+    such a constraint) a topic made of the question's own words. What the rules read wins, and the
+    answer's shape is always theirs."""
     found: dict[str, Any] = {}
+    # a bound must come from a number the question writes ("before 2024" bounds at 2023, "more than 5" at 6)
+    stated = {int(n) for n in re.findall(r"\d+", rules.question)} | {
+        v for k, v in _NUMBERS.items() if re.search(rf"\b{k}\b", rules.question, re.IGNORECASE)}
     for key, name in _BOUNDS.items():
         value = proposal.get(key)
         if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
             continue
         number = int(value)
+        if not stated & {number - 1, number, number + 1}:
+            continue
         if name in ("since", "until"):
             if 1900 <= number <= 2100:
                 found[name] = str(number)
@@ -278,7 +286,8 @@ def adopt(proposal: dict[str, object], rules: Intent, organizations: Iterable[st
             found[name] = number
     named = {o.lower(): o for o in organizations}
     organization = proposal.get("organization")
-    if isinstance(organization, str) and organization.lower() in named:
+    if (isinstance(organization, str) and organization.lower() in named
+            and re.split(r"[\s\-_]+", organization)[0].lower() in rules.question.lower()):
         found["organization"] = named[organization.lower()]
     given = {k for k, v in rules.filters.__dict__.items() if v is not None}
     if given & {"authors", "min_authors", "max_authors"}:
@@ -286,7 +295,7 @@ def adopt(proposal: dict[str, object], rules: Intent, organizations: Iterable[st
     filters = replace(rules.filters, **{k: v for k, v in found.items() if k not in given})
     superlative = rules.superlative
     extreme = proposal.get("extreme")
-    if superlative is None and isinstance(extreme, str) and extreme in _EXTREMES:
+    if superlative is None and isinstance(extreme, str) and extreme in _EXTREMES and _EXTREME_WORD.search(rules.question):
         superlative = (_EXTREMES[extreme], proposal.get("highest") is not False)
     topic = rules.topic
     proposed = proposal.get("topic")

@@ -226,7 +226,8 @@ def test_the_llm_reading_is_parsed_from_its_reply_and_checked_against_the_catalo
     proposal = gen.read(question, ["ByteDance Seed"])
     assert '"ByteDance Seed"' in llm.prompts[0] and question in llm.prompts[0]
     intent = adopt(proposal, parse(question), {"ByteDance Seed"})
-    assert (intent.filters.since, intent.filters.until, intent.filters.min_upvotes) == ("2021", "2023", 2)
+    # the years are the question's; the upvote bound is not in its words
+    assert (intent.filters.since, intent.filters.until, intent.filters.min_upvotes) == ("2021", "2023", None)
     assert intent.filters.organization == "ByteDance Seed" and intent.topic == "diffusion models"
     assert gen.read("anything", []) == {}
 
@@ -243,6 +244,11 @@ def test_an_llm_reading_keeps_only_what_checks_out() -> None:
     assert intent.superlative is None
     assert adopt({"extreme": "authors", "highest": False}, parse("Which MCTS paper has the smallest team?"),
                  ()).superlative == ("authors", False)
+    # constraints the question does not state are not adopted, nor is an extreme it does not ask for
+    plain = parse("What does PRIME use to update its process reward model online?")
+    guessed = adopt({"published_from": 2024, "authors_min": 3, "organization": "ByteDance Seed", "extreme": "upvotes"},
+                    plain, {"ByteDance Seed"})
+    assert (guessed.filters, guessed.superlative) == (plain.filters, None)
     # nothing added: the proposed shape and topic do not replace the rules'
     lookup = parse("What does PRIME use to update its reward model?")
     kept = adopt({"topic": "PRIME", "shape": "list"}, lookup, ())
