@@ -113,7 +113,7 @@ class Assistant:
                 weights = TermWeights(f"{r['title']}\n{r.get('abstract', '')}" for r in catalog.records)
                 if catalog.fingerprint != DIRTY:
                     weights.save(path, catalog.fingerprint)
-            self._derived = (catalog.fingerprint, weights, CollectionSummary.of(catalog.records))
+            self._derived = (catalog.fingerprint, weights, CollectionSummary(catalog.count(), *catalog.dates()))
         return self._derived[1], self._derived[2]
 
     @staticmethod
@@ -157,7 +157,8 @@ class Assistant:
         started = time.perf_counter()
         weights, summary = self._collection_stats()
         catalog = self.index.catalog()
-        intent = parse(question, filters, has_history=bool(history), organizations=self._organizations(catalog.records))
+        organizations = catalog.organizations()
+        intent = parse(question, filters, has_history=bool(history), organizations=organizations)
         restrict = None
         if intent.follow_up and history:
             restrict = {c.id for c in history[-1][1].citations} or None
@@ -165,11 +166,9 @@ class Assistant:
         try:
             generator = self._generator(weights, summary)
             if generator is not None and self.settings.llm_read_questions:
-                organizations = self._organizations(catalog.records)
                 intent = adopt(generator.read(question, sorted(organizations)), intent, organizations)
             if generator is not None and history:
-                standalone = parse(generator.condense(question, history), filters,
-                                   organizations=self._organizations(catalog.records))
+                standalone = parse(generator.condense(question, history), filters, organizations=organizations)
                 intent = replace(standalone, follow_up=intent.follow_up,
                                  shape="list" if intent.is_list and not standalone.is_list else standalone.shape)
         except LLMError as exc:
@@ -179,8 +178,8 @@ class Assistant:
             result.seconds = result.usage.retrieval_seconds = time.perf_counter() - started
             yield result
             return
-        records = {r["paper_id"]: r for r in catalog.records}
-        hits = self.candidates(intent, records, restrict, k)
+        hits = self.candidates(intent, None, restrict, k)
+        records = catalog.get(h.id for h in hits)
         retrieval_seconds = time.perf_counter() - started
         offline = extractive.answer(intent, hits, summary, weights, self.bar, records)
         result = offline
@@ -194,18 +193,22 @@ class Assistant:
             offline.error = f"{llm_error} The answer below is the offline one, quoted from the retrieved abstracts."
         yield self._finished(result, retrieval_seconds, len(hits), started)
 
-    def candidates(self, intent: Intent, records: dict[str, dict[str, Any]], restrict: set[str] | None = None,
-                   k: int | None = None) -> list[Hit]:
+    def candidates(self, intent: Intent, records: dict[str, dict[str, Any]] | None = None,
+                   restrict: set[str] | None = None, k: int | None = None) -> list[Hit]:
         """The retrieved papers an answer to `intent` chooses from. A question with metadata
         constraints searches only the catalog's papers that meet them (and, for a superlative, that
-        record the field): filter the catalog, then screen the topic over what remains."""
+        record the field): filter the catalog, then screen the topic over what remains. `records`
+        (by paper id) stands in for the catalog when given."""
         pool = k or (LIST_POOL if intent.is_list else SEARCH_POOL)
         if restrict is not None:  # a follow-up: every paper of the previous answer is a candidate
             pool = max(pool, len(restrict))
         if intent.constrained:
             key = intent.superlative[0] if intent.superlative else None
-            allowed = {pid for pid, r in records.items()
-                       if intent.filters.matches(r) and (key is None or r.get(key) is not None)}
+            if records is None:
+                allowed = self.index.catalog().ids_matching(intent.filters, present=key)
+            else:
+                allowed = {pid for pid, r in records.items()
+                           if intent.filters.matches(r) and (key is None or r.get(key) is not None)}
             restrict = allowed if restrict is None else restrict & allowed
             if not restrict:
                 return []

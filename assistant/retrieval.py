@@ -1,6 +1,6 @@
 """Hybrid retrieval over the paper index: dense (Chroma, chunk-level, best chunk per paper) and
-keyword (BM25, paper-level) scores, each min-max normalised per query, fused by a weighted sum.
-Filters apply to both sides. It returns ranked `Hit`s; it does not judge relevance or write answers."""
+keyword (BM25 in the catalog, paper-level) scores, each min-max normalised per query, fused by a
+weighted sum. Filters apply to both sides. It returns ranked `Hit`s; it does not judge relevance or write answers."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def fuse(dense: dict[str, float], keyword: dict[str, float], dense_weight: float
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def chunk_text(record: dict[str, Any], chunk: int) -> str:
+    """The text of the paper's `chunk`-th chunk: the span of its abstract the record names."""
+    abstract = str(record.get("abstract", ""))
+    spans = record.get("spans") or []
+    if 2 * chunk + 1 >= len(spans):
+        return abstract
+    return abstract[spans[2 * chunk]:spans[2 * chunk + 1]]
+
+
 class HybridRetriever:
     def __init__(self, index: PaperIndex, fusion: FusionConfig | None = None) -> None:
         self.index = index
@@ -69,13 +78,18 @@ class HybridRetriever:
             return {}
         embedding: Any = [self.index.query_embedding(query)]
         where = filters.to_chroma_where()
+        ids = None
         if restrict is not None:
-            only: dict[str, Any] = {"paper_id": {"$in": sorted(restrict)}}
-            where = {"$and": [where, only]} if where else only
+            records = self.index.catalog().get(restrict)
+            ids = sorted(f"{pid}#{i}" for pid, r in records.items() for i in range(int(r.get("chunks", 1))))
+            if not ids:
+                return {}
+            total = min(total, len(ids))
         papers = max(1, papers if papers is not None else self.index.count_papers())
         wanted = min(total, math.ceil(depth * total / papers))
         while True:
-            result = collection.query(query_embeddings=embedding, n_results=wanted, where=where, include=["distances"])
+            result = collection.query(query_embeddings=embedding, n_results=wanted, where=where, ids=ids,
+                                      include=["distances"])
             chunks, distances = result["ids"][0], (result["distances"] or [[]])[0]
             best: dict[str, tuple[float, str]] = {}
             for chunk, distance in zip(chunks, distances, strict=True):
@@ -89,40 +103,32 @@ class HybridRetriever:
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
                restrict: set[str] | None = None) -> list[Hit]:
         """The top-k papers for `query`; `restrict` limits results to the given paper ids.
-        `Hit.score` is the fused score; `similarity` and `keyword_score` are each side's raw score."""
+        `Hit.score` is the fused score; `similarity` and `keyword_score` are each side's raw score.
+        Both sides apply the filters themselves (Chroma's `where`, the catalog's SQL), so no list
+        of allowed papers is ever built."""
         filters = filters or Filters()
         catalog = self.index.catalog()
-        records = {r["paper_id"]: r for r in catalog.records}
-        allowed = {pid for pid, r in records.items() if filters.matches(r)} if filters else None
-        if restrict is not None:
-            allowed = (allowed if allowed is not None else set(records)) & restrict
-        if filters.organization is not None:  # not a Chroma condition: the dense side is held to the catalog's matches
-            restrict = allowed
         depth = max(self.fusion.depth, k)
-        dense = self.dense(query, depth, filters, restrict, papers=len(records))
-        if allowed is not None:
-            dense = {pid: v for pid, v in dense.items() if pid in allowed}
-        keyword = dict(catalog.search(query, depth, allowed))
+        dense = self.dense(query, depth, filters, restrict, papers=catalog.count())
+        keyword = dict(catalog.search(query, depth, filters, restrict))
         fused = fuse({pid: sim for pid, (sim, _) in dense.items()}, keyword, self.fusion.dense_weight)
+        records: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(fused), 2 * k):  # a chunk whose paper's record is not written yet is skipped
+            records.update(catalog.get(pid for pid, _ in fused[start:start + 2 * k]))
+            if len(records) >= k:
+                break
         ranked = [(pid, score) for pid, score in fused if pid in records][:k]
-        chunk_ids = [dense[pid][1] for pid, _ in ranked if pid in dense]
-        texts = dict(zip(*self._documents(chunk_ids), strict=True)) if chunk_ids else {}
-        return [self._hit(records[pid], score, dense.get(pid), keyword.get(pid, 0.0), texts) for pid, score in ranked]
-
-    def _documents(self, chunk_ids: list[str]) -> tuple[list[str], list[str]]:
-        got = self.index.collection.get(ids=chunk_ids, include=["documents"])
-        return got["ids"], [d or "" for d in got["documents"] or []]
+        return [self._hit(records[pid], score, dense.get(pid), keyword.get(pid, 0.0)) for pid, score in ranked]
 
     @staticmethod
-    def _hit(record: dict[str, Any], score: float, dense: tuple[float, str] | None, keyword: float,
-             texts: dict[str, str]) -> Hit:
+    def _hit(record: dict[str, Any], score: float, dense: tuple[float, str] | None, keyword: float) -> Hit:
         abstract = record.get("abstract", "")
         return Hit(
             id=record["paper_id"],
             title=record["title"],
             published=record.get("published"),
             score=score,
-            text=texts.get(dense[1], abstract) if dense else abstract,
+            text=chunk_text(record, int(dense[1].rsplit("#", 1)[1])) if dense else abstract,
             abstract=abstract,
             authors=record.get("authors"),
             organization=record.get("organization"),

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     ingest_lock_timeout: float = Field(
         default=0.0, ge=0, description="Seconds an ingest waits for another running ingest before it stops."
     )
+    ingest_lease_seconds: float = Field(
+        default=600.0, gt=0,
+        description="How long an ingest's write lease on the collection lasts without renewal (it is renewed "
+        "after every group of chunks written). Another machine on the same Chroma server may take over a lease "
+        "that has expired, so keep it above the time one group takes to embed.",
+    )
 
     arxiv_api_url: str = Field(
         default="https://export.arxiv.org/api/query",
@@ -145,8 +151,9 @@ class Settings(BaseSettings):
         return self.home / "chroma"
 
     @property
-    def keyword_path(self) -> Path:
-        return self.home / "keyword" / self.collection
+    def catalog_path(self) -> Path:
+        """The local catalog (records and keyword index) of the collection: a cache of what Chroma holds."""
+        return self.home / "catalog" / f"{self.collection}.sqlite3"
 
     @property
     def term_weights_path(self) -> Path:

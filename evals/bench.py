@@ -258,6 +258,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             close()
     elif args.bench == "query":
         result = bench_query(settings)
+    elif args.bench == "scale":
+        from evals.scale import bench_scale
+
+        result = bench_scale(args.papers, Path(args.scifact), Path(args.dir) if args.dir else None)
     else:
         raise SystemExit(f"unknown benchmark {args.bench!r}")
     if args.json:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.embedding import make_embedder
 from assistant.filters import Filters
-from assistant.index import open_client
+from assistant.index import PaperIndex, open_client
+from assistant.retrieval import chunk_text
 from assistant.sentences import split_sentences
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Hit
@@ -34,9 +35,10 @@ class NaivePipeline:
 
         collection = open_client(settings).get_collection(settings.collection, embedding_function=None)
         self._total = collection.count()
-        # The chunks were written with raw chromadb, but with LlamaIndex's own node metadata
-        # (`node_to_metadata_dict`: `_node_content`, `_node_type`, plus our flat keys) and the chunk
-        # text as the Chroma document, so the store reads them back as TextNodes unchanged.
+        # The chunks hold only their vectors and filter fields: LlamaIndex reads them back as TextNodes
+        # whose id is `paper#n`, and the papers' records (title, abstract, where each chunk lies in
+        # it) come from PaperScope's catalog.
+        self._catalog = PaperIndex(settings, embedder=embedder).catalog()
         store = ChromaVectorStore(chroma_collection=collection)
         self._index = VectorStoreIndex.from_vector_store(store, embed_model=embedder or make_embedder(settings))
 
@@ -49,7 +51,7 @@ class NaivePipeline:
         """The papers of the nearest chunks, in the order of their best chunk, until there are k."""
         n = 2 * k
         while True:
-            hits = _papers(self._chunks(query, n, filters))
+            hits = self._papers(self._chunks(query, n, filters))
             if len(hits) >= k or n >= self._total:
                 return hits[:k]
             n *= 2
@@ -57,27 +59,27 @@ class NaivePipeline:
     def ask(self, question: str, **filters: Any) -> Answer:
         """The top-5 chunks' papers, each cited with the first sentence of its chunk; never abstains."""
         started = time.perf_counter()
-        hits = _papers(self._chunks(question, TOP_CHUNKS, filters))
+        hits = self._papers(self._chunks(question, TOP_CHUNKS, filters))
         citations = [_cite(h, marker) for marker, h in enumerate(hits, start=1)]
         lines = [f"- **{c.title}** [{c.marker}]: “{c.evidence}”" for c in citations]
         text = f"The {len(citations)} best-matching papers:\n" + "\n".join(lines)
         return Answer(text=text, citations=citations, mode="extractive", retrieved=hits,
                       seconds=time.perf_counter() - started)
 
-
-def _papers(chunks: list[NodeWithScore]) -> list[Hit]:
-    """One hit per paper, from its best chunk. Only a paper's first chunk carries the abstract in
-    its metadata; for the others the chunk text stands in for it."""
-    hits: dict[str, Hit] = {}
-    for chunk in chunks:
-        meta = chunk.node.metadata
-        pid = str(meta["paper_id"])
-        if pid not in hits:
-            text = chunk.node.get_content()
-            hits[pid] = Hit(id=pid, title=str(meta.get("title", pid)), published=meta.get("published"),
-                            score=float(chunk.score or 0.0), text=text, abstract=str(meta.get("abstract") or text),
-                            authors=meta.get("authors"), similarity=float(chunk.score or 0.0))
-    return list(hits.values())
+    def _papers(self, chunks: list[NodeWithScore]) -> list[Hit]:
+        """One hit per paper, from its best chunk, whose text is the hit's text."""
+        records = self._catalog.get(c.node.node_id.rsplit("#", 1)[0] for c in chunks)
+        hits: dict[str, Hit] = {}
+        for chunk in chunks:
+            pid, number = chunk.node.node_id.rsplit("#", 1)
+            record = records.get(pid)
+            if record is None or pid in hits:
+                continue
+            hits[pid] = Hit(id=pid, title=str(record["title"]), published=record.get("published"),
+                            score=float(chunk.score or 0.0), text=chunk_text(record, int(number)),
+                            abstract=str(record["abstract"]), authors=record.get("authors"),
+                            similarity=float(chunk.score or 0.0))
+        return list(hits.values())
 
 
 def _cite(hit: Hit, marker: int) -> Citation:

@@ -2,7 +2,9 @@
 
 Unchanged papers (same content hash) are skipped and never re-embedded; changed papers are
 replaced chunk by chunk with upserts, so a killed ingest leaves every paper readable; `prune`
-removes papers no longer in the sources. One ingest at a time per data folder (a file lock)."""
+removes papers no longer in the sources. Only the stored papers the sources name are read, so
+adding k papers costs O(k). One ingest at a time per data folder (a file lock) and per
+collection on a shared Chroma server (a lease, `ingest.lease`)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import IndexNotReadyError
-from assistant.index import PaperIndex
+from assistant.index import DIRTY, PaperIndex
 from assistant.settings import Settings
 from ingest.identity import Identities, rekey
+from ingest.lease import lease
 from ingest.papers import Paper, chunking
 from ingest.reading import read_sources
 from ingest.sources import bundled_collection
@@ -90,10 +93,12 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _embed(nodes: list[TextNode], embedder: BaseEmbedding) -> None:
+def _embed(nodes: list[TextNode], records: list[dict[str, Any]], embedder: BaseEmbedding) -> None:
+    """Embed the chunks of the papers whose records are `records`."""
     from ingest.chunking import embed_text
 
-    texts = [embed_text(str(n.metadata["title"]), n.get_content()) for n in nodes]
+    titles = {str(r["paper_id"]): str(r["title"]) for r in records}
+    texts = [embed_text(titles[n.node_id.rsplit("#", 1)[0]], n.get_content()) for n in nodes]
     for node, vector in zip(nodes, embedder.get_text_embedding_batch(texts), strict=True):
         node.embedding = vector
 
@@ -124,34 +129,40 @@ def ingest(
                           skipped=[s.to_json() for s in found.skipped])
     with ingest_lock(settings):
         index = PaperIndex(settings, embedder=embedder)
-        stored = {r["paper_id"]: r for r in index.paper_records()}
-        papers = rekey(found.papers, Identities.of_records(stored.values()))
-        report.papers = len(papers)
-        cut = chunking(settings.chunk_size, settings.chunk_overlap)
-        embed: list[Paper] = []
-        relabel: list[Paper] = []
-        for paper in papers.values():
-            old = stored.get(paper.id)
-            if old is None:
-                report.added += 1
-                embed.append(paper)
-                continue
-            if not prune:
-                paper.fill_gaps(Paper.from_record(old))
-            same_chunks = old.get("chunking") == cut
-            if old.get("content_hash") == paper.content_hash and same_chunks:
-                report.unchanged += 1
-                continue
-            report.updated += 1
-            (relabel if old.get("text_hash") == paper.text_hash and same_chunks else embed).append(paper)
-        gone = [pid for pid in stored if pid not in papers] if prune else []
-        if gone and failures:
-            log.warning("not pruning: %d source file(s) failed, and their papers would be lost", len(failures))
-            gone = []
-        if embed or relabel or gone:
-            _write(index, embed, relabel, gone, stored, settings, progress, report)
-        elif index.catalog().fingerprint == "dirty":
-            index.end_write()  # an earlier ingest was killed mid-write: restamp what Chroma holds
+        with lease(index, settings.ingest_lease_seconds, settings.ingest_lock_timeout) as held:
+            catalog = index.catalog()
+            stored = {r["paper_id"]: r for r in catalog.matching(
+                ids=found.papers, arxiv_ids=(p.arxiv_id for p in found.papers.values() if p.arxiv_id),
+                dois=(p.doi for p in found.papers.values() if p.doi), titles=(p.title for p in found.papers.values()))}
+            papers = rekey(found.papers, Identities.of_records(stored.values()))
+            report.papers = len(papers)
+            cut = chunking(settings.chunk_size, settings.chunk_overlap)
+            embed: list[Paper] = []
+            relabel: list[Paper] = []
+            for paper in papers.values():
+                old = stored.get(paper.id)
+                if old is None:
+                    report.added += 1
+                    embed.append(paper)
+                    continue
+                if not prune:
+                    paper.fill_gaps(Paper.from_record(old))
+                same_chunks = old.get("chunking") == cut
+                if old.get("content_hash") == paper.content_hash and same_chunks:
+                    report.unchanged += 1
+                    continue
+                report.updated += 1
+                (relabel if old.get("text_hash") == paper.text_hash and same_chunks else embed).append(paper)
+            gone = [pid for pid in catalog.ids() if pid not in papers] if prune else []
+            if gone and failures:
+                log.warning("not pruning: %d source file(s) failed, and their papers would be lost", len(failures))
+                gone = []
+            if gone:
+                stored.update(catalog.get(gone))
+            if embed or relabel or gone:
+                _write(index, embed, relabel, gone, stored, settings, progress, report, held.renew)
+            elif catalog.fingerprint == DIRTY:
+                index.end_write()  # an earlier ingest was killed mid-write: commit what Chroma holds
     report.seconds = time.perf_counter() - started
     return report
 
@@ -169,28 +180,44 @@ def _write(
     settings: Settings,
     progress: Progress | None,
     report: IngestReport,
+    renew: Callable[[], None],
 ) -> None:
-    from ingest.chunking import chunk_id, chunk_paper
+    """Each group's chunks first, then their papers' records: a record never names chunks that are
+    not there yet, and a paper whose record is old is redone by the next ingest."""
+    from ingest.chunking import chunk_id, chunk_paper, chunk_spans, paper_record
 
+    cut = chunking(settings.chunk_size, settings.chunk_overlap)
     index.begin_write()
-    index.relabel([n for p in relabel for n in chunk_paper(p, settings.chunk_size, settings.chunk_overlap)])
+    for start in range(0, len(relabel), WRITE_GROUP_CHUNKS):
+        group = [(p, chunk_paper(p, settings.chunk_size, settings.chunk_overlap))
+                 for p in relabel[start:start + WRITE_GROUP_CHUNKS]]
+        index.relabel([n for _, nodes in group for n in nodes])
+        index.put_records([paper_record(p, chunk_spans(p.abstract, [n.text for n in nodes]), cut) for p, nodes in group])
+        renew()
     if progress:
         progress(0, len(embed))
     pending: list[TextNode] = []
+    records: list[dict[str, Any]] = []
     stale: list[str] = []
     for done, paper in enumerate(embed, start=1):
         chunks = chunk_paper(paper, settings.chunk_size, settings.chunk_overlap)
         pending.extend(chunks)
+        records.append(paper_record(paper, chunk_spans(paper.abstract, [n.text for n in chunks]), cut))
         stale.extend(chunk_id(paper.id, i) for i in range(len(chunks), _chunk_count(stored.get(paper.id))))
         if len(pending) >= WRITE_GROUP_CHUNKS or done == len(embed):
-            _embed(pending, index.embedder)
+            _embed(pending, records, index.embedder)
             index.upsert(pending)  # replaces a changed paper's chunks in place
             index.delete_chunks(stale)  # then drops the chunks it no longer has
+            index.put_records(records)
             report.chunks += len(pending)
-            pending, stale = [], []
+            pending, records, stale = [], [], []
+            renew()
             if progress:
                 progress(done, len(embed))
-    for pid in gone:
-        index.delete_chunks([chunk_id(pid, i) for i in range(_chunk_count(stored[pid]))])
+    for start in range(0, len(gone), WRITE_GROUP_CHUNKS):
+        removed = gone[start:start + WRITE_GROUP_CHUNKS]
+        index.delete_chunks([chunk_id(pid, i) for pid in removed for i in range(_chunk_count(stored[pid]))])
+        index.remove_records(removed)
+        renew()
     report.removed = len(gone)
     index.end_write()

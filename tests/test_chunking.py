@@ -10,9 +10,10 @@ from assistant.settings import Settings
 from ingest.chunking import (
     chunk_id,
     chunk_paper,
+    chunk_spans,
     count_tokens,
     embed_text,
-    paper_metadata,
+    paper_record,
     published_ordinal,
 )
 from ingest.papers import Paper, paper_id
@@ -78,38 +79,44 @@ def test_short_abstract_is_one_chunk() -> None:
     (node,) = chunk_paper(paper, 200, 32)
     assert node.text == abstract
     assert node.node_id == "small#0"
-    assert node.metadata["chunks"] == 1 and node.metadata["chunk"] == 0
 
 
-def test_metadata_carries_the_paper() -> None:
+def test_chunks_carry_only_their_paper_and_filter_fields() -> None:
     sentence = "This sentence describes one more finding about retrieval augmented generation systems. "
     paper = Paper(id="arxiv-2401.01234", title="Long Paper", abstract=(sentence * 30).strip(),
                   published="2024-01-05", authors=3, organization="Acme Lab", upvotes=9, sources=["b.txt", "a.txt"])
     nodes = chunk_paper(paper, 64, 16)
     assert len(nodes) > 2
     for index, node in enumerate(nodes):
-        meta = node.metadata
         assert node.node_id == chunk_id(paper.id, index) == f"arxiv-2401.01234#{index}"
-        assert meta["paper_id"] == paper.id and meta["title"] == "Long Paper"
-        assert meta["chunk"] == index and meta["chunks"] == len(nodes)
-        assert meta["published"] == "2024-01-05" and meta["published_ord"] == 20240105
-        assert (meta["authors"], meta["organization"], meta["upvotes"]) == (3, "Acme Lab", 9)
-        assert meta["sources"] == "b.txt,a.txt"
-        assert meta["content_hash"] == paper.content_hash and meta["text_hash"] == paper.text_hash
+        assert node.metadata == {"published_ord": 20240105, "authors": 3, "upvotes": 9, "org": "acme lab"}
         # metadata is stored, not embedded: the embedded text is the title plus the chunk
-        assert set(node.excluded_embed_metadata_keys) == set(meta)
+        assert set(node.excluded_embed_metadata_keys) == set(node.metadata)
         assert node.get_content(metadata_mode="embed") == node.text
-        assert ("abstract" in meta) == (index == 0)
-    assert nodes[0].metadata["abstract"] == paper.abstract
     assert embed_text(paper.title, nodes[1].text) == f"Long Paper\n{nodes[1].text}"
+    spans = chunk_spans(paper.abstract, [n.text for n in nodes])
+    assert [paper.abstract[spans[2 * i]:spans[2 * i + 1]] for i in range(len(nodes))] == [n.text for n in nodes]
 
 
-def test_metadata_drops_missing_values() -> None:
+def test_the_record_holds_the_paper_once() -> None:
+    paper = Paper(id="arxiv-2401.01234", title="Long Paper", abstract="An abstract.", published="2024-01-05",
+                  authors=3, organization="Acme Lab", upvotes=9, sources=["b.txt", "a.txt"], doi="10.1234/X")
+    record = paper_record(paper, [0, 5, 3, 12], "64/16")
+    assert record["paper_id"] == paper.id and record["title"] == "Long Paper" and record["abstract"] == "An abstract."
+    assert record["published"] == "2024-01-05" and record["published_ord"] == 20240105
+    assert (record["authors"], record["organization"], record["upvotes"]) == (3, "Acme Lab", 9)
+    assert record["sources"] == "b.txt,a.txt" and record["doi"] == "10.1234/x"
+    assert (record["chunks"], record["spans"], record["chunking"]) == (2, [0, 5, 3, 12], "64/16")
+    assert record["content_hash"] == paper.content_hash and record["text_hash"] == paper.text_hash
+
+
+def test_record_drops_missing_values() -> None:
     paper = Paper(id="p", title="T", abstract="An abstract.", published="--12-24")
-    meta = paper_metadata(paper)
+    meta = paper_record(paper, [0, 12], "100/20")
     assert meta["published"] == "--12-24"
     assert not {"published_ord", "authors", "organization", "upvotes"} & set(meta)
     assert all(v is not None for v in meta.values())
+    assert chunk_paper(paper, 100, 20)[0].metadata == {}
 
 
 @pytest.mark.parametrize(("published", "ordinal"), [

@@ -71,13 +71,20 @@ def small_chunks(paperscope_home: Path) -> Settings:
 
 
 def chroma_state(settings: Settings, embedder: FakeEmbedding) -> dict[str, dict[str, Any]]:
-    """paper id -> first-chunk metadata, read straight from Chroma; checks the chunk ids too."""
-    collection = PaperIndex(settings, embedder=embedder).collection
-    got = collection.get(include=["metadatas"])
-    firsts = {m["paper_id"]: m for m in got["metadatas"] if m["chunk"] == 0}
-    expected_ids = {f"{pid}#{i}" for pid, m in firsts.items() for i in range(m["chunks"])}
-    assert set(got["ids"]) == expected_ids  # no stale or missing chunks
-    return firsts
+    """paper id -> its record, read straight from Chroma's papers collection (tombstones left out);
+    checks the chunk ids and the chunks' filter fields too."""
+    index = PaperIndex(settings, embedder=embedder)
+    records = index.stored_records()
+    chunks = index.collection.get(include=["metadatas", "documents"])
+    expected_ids = {f"{pid}#{i}" for pid, m in records.items() for i in range(m["chunks"])}
+    assert set(chunks["ids"]) == expected_ids  # no stale or missing chunks
+    assert not any(chunks["documents"])  # a chunk's text is a span of its paper's abstract
+    for chunk, meta in zip(chunks["ids"], chunks["metadatas"], strict=True):
+        record, meta = records[chunk.rsplit("#", 1)[0]], meta or {}
+        assert set(meta) <= {"published_ord", "authors", "upvotes", "org"}
+        assert meta.get("published_ord") == record.get("published_ord")
+        assert meta.get("org") == (record["organization"].lower() if record.get("organization") else None)
+    return records
 
 
 def assert_consistent(settings: Settings, embedder: FakeEmbedding) -> dict[str, dict[str, Any]]:
@@ -192,9 +199,11 @@ def test_metadata_only_change_updates_without_reembedding(tmp_path: Path, small_
     assert changed["text_hash"] == before["study-1-on-protein-folding"]["text_hash"]
     assert changed["content_hash"] != before["study-1-on-protein-folding"]["content_hash"]
     collection = PaperIndex(small_chunks, embedder=counting).collection
-    every_chunk = collection.get(where={"paper_id": "study-1-on-protein-folding"}, include=["metadatas"])
+    every_chunk = collection.get(ids=[f"study-1-on-protein-folding#{i}" for i in range(changed["chunks"])],
+                                 include=["metadatas"])
     assert len(every_chunk["ids"]) == changed["chunks"] > 1
-    assert {m["organization"] for m in every_chunk["metadatas"]} == {"Beta Institute"}
+    assert {m["org"] for m in every_chunk["metadatas"]} == {"beta institute"}
+    assert {m["published_ord"] for m in every_chunk["metadatas"]} == {20230630}
     vectors_after = collection.get(ids=["study-1-on-protein-folding#0"], include=["embeddings"])["embeddings"][0]
     assert vectors_after.tolist() == vectors_before
 
@@ -323,14 +332,17 @@ def test_cli_ingest_json_and_exit_codes(tmp_path: Path, paperscope_home: Path) -
     assert HybridRetriever(index).search("protein folding", k=1)[0].id == "study-1-on-protein-folding"
 
 
-def _stored_chunks(home: Path) -> int:
-    """Chunks in the embedded store, read from its SQLite file without opening a Chroma client."""
+def _stored(home: Path, collection: str) -> int:
+    """Items of a collection in the embedded store, read from its SQLite file without opening a Chroma client
+    (`papers`: chunks; `papers.papers`: paper records)."""
     db = home / "chroma" / "chroma.sqlite3"
     if not db.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+            return int(conn.execute(
+                "SELECT COUNT(*) FROM embeddings e JOIN segments s ON e.segment_id = s.id "
+                "JOIN collections c ON s.collection = c.id WHERE c.name = ?", (collection,)).fetchone()[0])
     except sqlite3.Error:
         return 0
 
@@ -345,7 +357,8 @@ def test_killed_ingest_leaves_previous_papers_searchable(tmp_path: Path, papersc
     ])
     first = run_cli(paperscope_home, str(previous))
     assert first.returncode == 0, first.stderr
-    before = _stored_chunks(paperscope_home)
+    before = _stored(paperscope_home, "papers")
+    assert _stored(paperscope_home, "papers.papers") == 2
     assert before == 2
 
     n = WRITE_GROUP_CHUNKS * 2 + 76  # one chunk each: two full write groups and a partial one
@@ -355,10 +368,10 @@ def test_killed_ingest_leaves_previous_papers_searchable(tmp_path: Path, papersc
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while _stored_chunks(paperscope_home) <= before and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while _stored(paperscope_home, "papers.papers") <= 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # killed once a group's records are written: its chunks went first
         assert proc.poll() is None, "the ingest finished before it could be killed; make the source bigger"
-        assert _stored_chunks(paperscope_home) > before, "the ingest never started writing"
+        assert _stored(paperscope_home, "papers") > before, "the ingest never started writing"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
