@@ -144,6 +144,37 @@ class Intent:
         return not terms(self.topic) and self.constrained
 
 
+_WORDS = re.compile(r"[A-Za-z0-9][\w.+]*(?:-[\w.+]+)*")
+
+
+def _name_like(word: str) -> bool:
+    letters = sum(c.isalpha() for c in word)
+    digits = sum(c.isdigit() for c in word)
+    return letters > 0 and len(squash(word)) >= 3 and (sum(c.isupper() for c in word) >= 2 or digits > 0)
+
+
+def names(text: str) -> list[str]:
+    """The words of `text` written as names: two capitals or more ("MT-Bench", "OmegaPRM") or
+    letters with digits ("CIFAR10", "GPT-4o"). A hyphenated word with a lower-case part
+    ("IV-style") gives only its name-like parts; a plural is given singular ("PRMs" -> "PRM")."""
+    found: list[str] = []
+    for word in (w.rstrip(".") for w in _WORDS.findall(text)):
+        if word.endswith("s") and sum(c.isupper() for c in word) >= 2:  # "PRMs": a plural of the name "PRM"
+            word = word[:-1]
+        parts = [p for p in word.split("-") if p]
+        if all(p[0].isupper() or p[0].isdigit() for p in parts) and _name_like(word):
+            found.append(word)
+        else:
+            found += [p for p in parts if _name_like(p)]
+    return list(dict.fromkeys(found))
+
+
+def squash(text: str) -> str:
+    """`text` lower-cased with everything but letters and digits removed, so that "CIFAR-10",
+    "cifar10" and "CIFAR 10" are one spelling."""
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
 def _number(text: str) -> int:
     return int(text) if text.isdigit() else _NUMBERS[text.lower()]
 
