@@ -190,9 +190,8 @@ class Assistant:
             generator, llm_error = None, str(exc)
         unknown = self.unknown_names(intent) if restrict is None else []
         if unknown:
-            mode = "llm" if generator is not None else "extractive"
-            result = Answer(text=abstention(summary, f"no paper mentions {' or '.join(unknown)}"), citations=[], mode=mode,
-                            abstained=True)
+            result = Answer(text=abstention(summary, f"no paper mentions {' or '.join(unknown)}"), citations=[],
+                            mode="llm" if generator is not None else "extractive", abstained=True)
             yield self._finished(result, time.perf_counter() - started, 0, started)
             return
         if intent.metadata_only and restrict is None:
