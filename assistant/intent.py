@@ -122,6 +122,7 @@ class Intent:
     filters: Filters = field(default_factory=Filters)
     superlative: tuple[str, bool] | None = None  # (metadata key, highest first)
     follow_up: bool = False  # refers back to the previous answer's papers
+    keywords: bool = False  # typed as search-box keywords: no question word, no question mark
 
     @property
     def is_list(self) -> bool:
@@ -281,8 +282,9 @@ def parse(question: str, filters: Filters | None = None, has_history: bool = Fal
         shape = "list"
     if superlative is not None and shape == "list" and not re.search(rf"\b(?:{_DOCS})\b", question, re.I):
         shape = "one"
+    keywords = not _FACT.search(question) and not _QUESTION_WORD.search(question)
     return Intent(question=question, query=" ".join(text.split()), topic=topic if terms(topic) else "",
-                  shape=shape, filters=merged, superlative=superlative, follow_up=follow_up)
+                  shape=shape, filters=merged, superlative=superlative, follow_up=follow_up, keywords=keywords)
 
 
 _EXTREME_WORD = re.compile(r"\b(?:most|least|fewest|largest|smallest|highest|lowest|biggest|longest|shortest|"
