@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from assistant.answers import CollectionSummary, RelevanceBar, abstention, cite
 from assistant.evidence import TermWeights, asks_for_number, question_parts
-from assistant.intent import Intent
+from assistant.intent import Intent, names, squash
 from assistant.types import Answer, Citation, Hit
 
 MAX_SUPPORTING = 2  # papers cited after the lead of a non-list answer
@@ -19,7 +19,15 @@ _KEYS = {"authors": "authors", "upvotes": "upvotes", "published_ord": "publicati
 
 def _line(c: Citation) -> str:
     date = f" ({c.published})" if c.published else ""
-    return f"- **{c.title}**{date} [{c.marker}]: “{c.evidence}”"
+    return f"- **{c.title}**{date} [{c.marker}]: " + " … ".join(f"“{p}”" for p in c.passages)
+
+
+def _lead(intent: Intent, relevant: tuple[float, Hit], weights: TermWeights) -> Citation:
+    """The citation of the best paper, quoting the sentences that answer every part of the question."""
+    score, hit = relevant
+    parts = question_parts(intent.question)
+    return cite(hit, intent.subject, weights, 1, score, limit=MAX_PASSAGES, numeric=asks_for_number(intent.question),
+                parts=parts if len(parts) > 1 else ())
 
 
 def _plural(n: int, noun: str) -> str:
@@ -40,15 +48,17 @@ def answer(intent: Intent, hits: list[Hit], summary: CollectionSummary, weights:
         return _superlative(intent, relevant, hits, summary, weights, records)
     if intent.is_list:
         citations = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(relevant, start=1)]
+        if intent.keywords:  # a search-box query may want a fact: the best match quotes what covers all of it
+            citations[0] = _lead(intent, relevant[0], weights)
         head = f"{_plural(len(citations), 'paper')} in the collection"
         scope = intent.filters.describe()
         head += f" ({scope})" if scope else ""
         text = f"{head} {_agree(len(citations), 'match')}:\n" + "\n".join(_line(c) for c in citations)
         return Answer(text=text, citations=citations, mode="extractive", retrieved=hits)
-    (score, lead_hit), rest = relevant[0], relevant[1: 1 + MAX_SUPPORTING]
-    parts = question_parts(intent.question)
-    lead = cite(lead_hit, intent.subject, weights, 1, score, limit=MAX_PASSAGES, numeric=asks_for_number(intent.question),
-                parts=parts if len(parts) > 1 else ())
+    if asked := [squash(n) for n in names(intent.query)]:
+        # the paper that mentions the names the question asks about leads ("how many … does OmegaPRM …")
+        relevant.sort(key=lambda sh: -sum(n in squash(f"{sh[1].title} {sh[1].abstract}") for n in asked))
+    lead, rest = _lead(intent, relevant[0], weights), relevant[1: 1 + MAX_SUPPORTING]
     supporting = [cite(h, intent.subject, weights, i, s) for i, (s, h) in enumerate(rest, start=2)]
     text = " ".join(f"{p} [1]" for p in lead.passages) + f" (from **{lead.title}**)"
     if supporting:

@@ -122,6 +122,7 @@ class Intent:
     filters: Filters = field(default_factory=Filters)
     superlative: tuple[str, bool] | None = None  # (metadata key, highest first)
     follow_up: bool = False  # refers back to the previous answer's papers
+    keywords: bool = False  # typed as search-box keywords: no question word, no question mark
 
     @property
     def is_list(self) -> bool:
@@ -142,6 +143,37 @@ class Intent:
     @property
     def metadata_only(self) -> bool:
         return not terms(self.topic) and self.constrained
+
+
+_WORDS = re.compile(r"[A-Za-z0-9][\w.+]*(?:-[\w.+]+)*")
+
+
+def _name_like(word: str) -> bool:
+    letters = sum(c.isalpha() for c in word)
+    digits = sum(c.isdigit() for c in word)
+    return letters > 0 and len(squash(word)) >= 3 and (sum(c.isupper() for c in word) >= 2 or digits > 0)
+
+
+def names(text: str) -> list[str]:
+    """The words of `text` written as names: two capitals or more ("MT-Bench", "OmegaPRM") or
+    letters with digits ("CIFAR10", "GPT-4o"). A hyphenated word with a lower-case part
+    ("IV-style") gives only its name-like parts; a plural is given singular ("PRMs" -> "PRM")."""
+    found: list[str] = []
+    for word in (w.rstrip(".") for w in _WORDS.findall(text)):
+        if word.endswith("s") and sum(c.isupper() for c in word) >= 2:  # "PRMs": a plural of the name "PRM"
+            word = word[:-1]
+        parts = [p for p in word.split("-") if p]
+        if all(p[0].isupper() or p[0].isdigit() for p in parts) and _name_like(word):
+            found.append(word)
+        else:
+            found += [p for p in parts if _name_like(p)]
+    return list(dict.fromkeys(found))
+
+
+def squash(text: str) -> str:
+    """`text` lower-cased with everything but letters and digits removed, so that "CIFAR-10",
+    "cifar10" and "CIFAR 10" are one spelling."""
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
 def _number(text: str) -> int:
@@ -250,8 +282,9 @@ def parse(question: str, filters: Filters | None = None, has_history: bool = Fal
         shape = "list"
     if superlative is not None and shape == "list" and not re.search(rf"\b(?:{_DOCS})\b", question, re.I):
         shape = "one"
+    keywords = not _FACT.search(question) and not _QUESTION_WORD.search(question)
     return Intent(question=question, query=" ".join(text.split()), topic=topic if terms(topic) else "",
-                  shape=shape, filters=merged, superlative=superlative, follow_up=follow_up)
+                  shape=shape, filters=merged, superlative=superlative, follow_up=follow_up, keywords=keywords)
 
 
 _EXTREME_WORD = re.compile(r"\b(?:most|least|fewest|largest|smallest|highest|lowest|biggest|longest|shortest|"

@@ -71,6 +71,32 @@ def test_off_topic_question_abstains_and_names_the_collection(assistant: Assista
     assert "465 papers" in answer.text and "2017-" in answer.text
 
 
+def test_a_figure_about_a_name_no_paper_mentions_abstains_and_says_which(assistant: Assistant) -> None:
+    # PAR is in the collection, MT-Bench is not: no abstract can hold PAR's MT-Bench score
+    answer = assistant.ask("What score does the PAR reward-shaping method reach on MT-Bench?")
+    assert answer.abstained and not answer.citations
+    assert "no paper mentions MT-Bench" in answer.text
+    # the same names spelled with other hyphens and case are found
+    found = assistant.ask("What FID does dpm solver reach on CIFAR-10 with 10 function evaluations?")
+    assert not found.abstained and "4.70 FID" in found.text
+
+
+def test_the_paper_that_mentions_the_asked_name_leads(assistant: Assistant) -> None:
+    # "process labels" pulls toward another PRM paper; the question asks about OmegaPRM
+    answer = assistant.ask("How many step-level process labels does OmegaPRM gather to train a process reward model?")
+    assert "OmegaPRM" in answer.citations[0].abstract
+    assert "1.5 million" in answer.text
+
+
+def test_keywords_list_the_matches_and_the_best_quotes_what_covers_them(assistant: Assistant) -> None:
+    answer = assistant.ask("PRIME implicit process rewards improvement over SFT Eurus")
+    assert answer.text.startswith(f"{len(answer.citations)} paper")
+    lead = answer.citations[0]
+    assert lead.id == "process-reinforcement-through-implicit-rewards"
+    assert len(lead.passages) > 1 and all(p in answer.text for p in lead.passages)
+    assert "15.1%" in answer.text and "Eurus-2-7B-PRIME" in answer.text
+
+
 def test_follow_up_looks_only_at_the_previous_papers(assistant: Assistant) -> None:
     first = assistant.chat("Which papers use Monte Carlo tree search?")
     assert not first.abstained

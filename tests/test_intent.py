@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.filters import Filters
-from assistant.intent import parse
+from assistant.intent import names, parse, squash
 
 
 @pytest.mark.parametrize(("question", "filters", "superlative"), [
@@ -117,3 +117,17 @@ def test_conversational_framing_is_not_topic() -> None:
     assert parse("Which papers study on-policy RL?").topic == "on-policy RL"
     assert parse("I'm after work on protein design").topic == "protein design"
     assert parse("Among papers published in 2025, which one lists the most authors?").topic == ""
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("What does PAR score on MT-Bench?", ["PAR", "MT-Bench"]),
+    ("DPM-Solver on CIFAR10, as in GPT-4o.", ["DPM-Solver", "CIFAR10", "GPT-4o"]),
+    ("Which papers train PRMs with IV-style estimates?", ["PRM"]),  # a plural is singular; "IV" is too short
+    ("What is the accuracy of the model on the benchmark?", []),
+])
+def test_names_are_words_written_as_names(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+def test_squash_makes_one_spelling() -> None:
+    assert squash("CIFAR-10") == squash("cifar 10") == squash("Cifar10") == "cifar10"

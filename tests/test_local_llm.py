@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -151,6 +152,9 @@ def test_serve_the_small_model_and_answer_with_citations(local_model_home: Path,
     try:
         with urllib.request.urlopen(server.url + "/models", timeout=10) as response:
             assert b'"qwen2.5-coder-0.5b-instruct"' in response.read()
+        deadline = time.monotonic() + 60  # `paperscope` prints once its own readiness check has passed
+        while "export PAPERSCOPE_LLM_MODEL" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.5)
         output = server.output()
         assert "Assembling" not in output  # the session's assembled model was reused
         assert f"export PAPERSCOPE_LLM_BASE_URL=http://127.0.0.1:{port}/v1\n" in output
