@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant import extractive
 from assistant.answers import CollectionSummary, RelevanceBar, abstention
-from assistant.errors import LLMError, PaperScopeError
+from assistant.errors import LLMError, OldLayoutError, PaperScopeError
 from assistant.evidence import TermWeights
 from assistant.filters import Filters
 from assistant.grounding import SupportScorer, check
@@ -64,6 +64,16 @@ class Assistant:
     @cached_property
     def index(self) -> PaperIndex:
         index = PaperIndex(self.settings, embedder=self._embedder)
+        try:
+            outdated = self.settings.upgrade_path.exists()
+            index.count_papers()  # opens the collection: raises for an earlier layout
+        except OldLayoutError:
+            outdated = True
+        if outdated:  # written by an earlier PaperScope, or its upgrade was interrupted: finish it
+            from ingest.upgrade import upgrade
+
+            upgrade(self.settings, embedder=index.embedder, progress=self._progress)
+            index = PaperIndex(self.settings, embedder=index.embedder)
         if index.count_papers() == 0 and self.settings.collection == Settings.model_fields["collection"].default:
             from ingest.pipeline import ingest
 

@@ -4,8 +4,10 @@ index over title and abstract, in one SQLite file (WAL) under the data folder.
 It is a cache of the papers collection in Chroma, which is the source of truth: `index` keeps it
 in step through the change numbers (`seq`) each record carries. Metadata filters and keyword
 search are indexed SQL queries, so nothing here reads every record unless asked to (`records`).
-Keyword search is SQLite FTS5's bm25() over Porter-stemmed words, English stopwords dropped from
-the query (BENCHMARKS.md compares it with bm25s). It does not talk to Chroma (`index` does)."""
+Keyword search is SQLite FTS5's bm25() over the terms bm25s reads: words of two characters or
+more, lower-cased, English stopwords dropped, Snowball-stemmed (BENCHMARKS.md compares it with
+bm25s). The FTS table stores only its index (contentless): a paper's terms are recomputed from its
+title and abstract to remove it. It does not talk to Chroma (`index` does)."""
 
 from __future__ import annotations
 
@@ -17,17 +19,30 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.filters import Filters
 from ingest.papers import normalise_arxiv, normalise_doi, normalise_title
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _COLUMNS = ("paper_id", "title", "abstract", "published_ord", "authors", "organization", "upvotes")
 _KEYS = ("title_key", "arxiv_key", "doi_key")  # normalised identity keys (`ingest.identity`)
 _FILTERED = {"published_ord", "authors", "upvotes"}
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # words of two characters or more, as bm25s and the old index read them
 _BATCH = 500  # ids per `IN (…)` query
+_STOPWORDS = frozenset(STOPWORDS_EN)
+_stemmer = Stemmer.Stemmer("english")
+
+
+def keyword_terms(text: str) -> list[str]:
+    """The keyword index's terms of `text`, as bm25s tokenizes: lower-cased words of two
+    characters or more, stopwords dropped, then stemmed."""
+    return list(_stemmer.stemWords([w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]))
+
+
+def _indexed(title: str, abstract: str) -> str:
+    return " ".join(keyword_terms(f"{title}\n{abstract}"))
 
 
 class Catalog:
@@ -61,8 +76,8 @@ class Catalog:
             for column in ("published_ord", "authors", "organization", "upvotes", *_KEYS):
                 self._db.execute(f"CREATE INDEX IF NOT EXISTS papers_{column} ON papers ({column})")
             self._db.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(title, abstract, content='papers', "
-                "content_rowid='rowid', tokenize='porter unicode61')")
+                "CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(terms, content='', "
+                "tokenize='unicode61 remove_diacritics 0')")
             self.set_meta("schema", SCHEMA_VERSION)
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -100,8 +115,8 @@ class Catalog:
             cursor = self._db.execute(
                 f"INSERT INTO papers ({', '.join(_COLUMNS + _KEYS)}, rest) VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})",
                 row)
-            self._db.execute("INSERT INTO papers_fts(rowid, title, abstract) VALUES (?, ?, ?)",
-                             (cursor.lastrowid, record["title"], record.get("abstract", "")))
+            self._db.execute("INSERT INTO papers_fts(rowid, terms) VALUES (?, ?)",
+                             (cursor.lastrowid, _indexed(record["title"], record.get("abstract", ""))))
         self._records = None
 
     def remove(self, paper_ids: Iterable[str]) -> None:
@@ -112,8 +127,8 @@ class Catalog:
     def _forget(self, pid: str) -> None:
         old = self._db.execute("SELECT rowid, title, abstract FROM papers WHERE paper_id = ?", (pid,)).fetchone()
         if old is not None:
-            self._db.execute("INSERT INTO papers_fts(papers_fts, rowid, title, abstract) VALUES ('delete', ?, ?, ?)",
-                             (old["rowid"], old["title"], old["abstract"]))
+            self._db.execute("INSERT INTO papers_fts(papers_fts, rowid, terms) VALUES ('delete', ?, ?)",
+                             (old["rowid"], _indexed(old["title"], old["abstract"])))
             self._db.execute("DELETE FROM papers WHERE rowid = ?", (old["rowid"],))
 
     # -- reading ----------------------------------------------------------------------------
@@ -182,7 +197,7 @@ class Catalog:
                restrict: set[str] | None = None) -> list[tuple[str, float]]:
         """Top-k papers for `query` by BM25, best first, as (paper_id, score > 0); only those that
         `filters` allow and (with `restrict`) whose id is in it."""
-        words = [w for w in dict.fromkeys(_WORD.findall(query.lower())) if w not in STOPWORDS_EN]
+        words = keyword_terms(query)  # a repeated word counts again, as in bm25s
         if not words or k <= 0 or restrict is not None and not restrict:
             return []
         match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)

@@ -15,6 +15,10 @@ class IndexNotReadyError(PaperScopeError):
     """The index is empty, locked by another ingest, or was built by another embedder."""
 
 
+class OldLayoutError(IndexNotReadyError):
+    """The collection was written in an earlier layout: `ingest.upgrade` rewrites it."""
+
+
 class SourceError(PaperScopeError):
     """An input file could not be read or parsed; carries the path."""
 

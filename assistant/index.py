@@ -29,7 +29,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import FtsIndexConfig, Schema, StringInvertedIndexConfig, VectorIndexConfig
 
 from assistant.catalog import Catalog
-from assistant.errors import ConfigError, IndexNotReadyError
+from assistant.errors import ConfigError, IndexNotReadyError, OldLayoutError
 from assistant.settings import DEFAULT_EMBED_MODEL, Settings
 
 if TYPE_CHECKING:  # llama_index takes a second to import: only paths that write or use a hosted model load it
@@ -152,10 +152,9 @@ class PaperIndex:
                 "collection with PAPERSCOPE_COLLECTION=<new name>."
             )
         if meta.get("format") != FORMAT and collection.count() > 0:
-            raise IndexNotReadyError(
+            raise OldLayoutError(
                 f"Collection {self.settings.collection!r} was written by an earlier PaperScope in a layout this one "
-                "does not read. Ingest your sources again into a new collection (PAPERSCOPE_COLLECTION=<new name>), "
-                "or delete the old one (the `chroma` folder of the data folder) and ingest again."
+                "does not read. `paperscope ingest` (or the first question) upgrades it, keeping every paper."
             )
         return collection
 

@@ -156,5 +156,10 @@ class Settings(BaseSettings):
         return self.home / "catalog" / f"{self.collection}.sqlite3"
 
     @property
+    def upgrade_path(self) -> Path:
+        """The records of a collection whose upgrade from an earlier layout has begun and not finished."""
+        return self.home / f"upgrade-{self.collection}.jsonl"
+
+    @property
     def term_weights_path(self) -> Path:
         return self.home / "keyword" / f"{self.collection}.terms.json"

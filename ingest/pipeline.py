@@ -24,7 +24,7 @@ from assistant.settings import Settings
 from ingest.identity import Identities, rekey
 from ingest.lease import lease
 from ingest.papers import Paper, chunking
-from ingest.reading import read_sources
+from ingest.reading import Sources, read_sources
 from ingest.sources import bundled_collection
 
 if TYPE_CHECKING:  # llama_index takes a second to import: an unchanged re-ingest never needs it
@@ -112,6 +112,7 @@ def ingest(
     progress: Progress | None = None,
     categories: frozenset[str] = frozenset(),
     reading: Progress | None = None,
+    sources: Sources | None = None,
 ) -> IngestReport:
     """Bring the index in line with `paths` (None: the bundled collection). Files that fail are
     reported in `failed`, entries left out in `skipped`; the rest still ingest, and nothing of a
@@ -121,9 +122,14 @@ def ingest(
 
     Without `prune`, sources add to what is stored: a paper keeps the listings and metadata it
     already had. With `prune`, the sources are the whole truth and stored papers absent from
-    them are removed (unless a file failed, when nothing is removed)."""
+    them are removed (unless a file failed, when nothing is removed). `sources`, when given, are
+    papers already read (an upgrade of an older index) and `paths` is not read."""
     started = time.perf_counter()
-    found = read_sources(paths if paths else bundled_collection(), categories=categories, progress=reading)
+    if sources is None:
+        from ingest.upgrade import upgrade
+
+        upgrade(settings, embedder=embedder, progress=progress)  # a collection in an earlier layout is rewritten first
+    found = sources or read_sources(paths if paths else bundled_collection(), categories=categories, progress=reading)
     failures = found.failed
     report = IngestReport(failed=[{"path": f.path, "error": f.reason} for f in failures],
                           skipped=[s.to_json() for s in found.skipped])
