@@ -19,7 +19,8 @@ _KEYS = {"authors": "authors", "upvotes": "upvotes", "published_ord": "publicati
 
 def _line(c: Citation) -> str:
     date = f" ({c.published})" if c.published else ""
-    return f"- **{c.title}**{date} [{c.marker}]: " + " … ".join(f"“{p}”" for p in c.passages)
+    more = "".join(f"\n  “{p}” [{c.marker}]" for p in c.passages[1:])  # each quote its own cited line
+    return f"- **{c.title}**{date} [{c.marker}]: “{c.evidence}”{more}"
 
 
 def _lead(intent: Intent, relevant: tuple[float, Hit], weights: TermWeights) -> Citation:
