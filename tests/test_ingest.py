@@ -163,10 +163,11 @@ def test_changed_abstract_is_updated_and_reembedded(tmp_path: Path, small_chunks
     assert {k: v for k, v in after.items() if k != changed["paper_id"]} == {
         k: v for k, v in before.items() if k != changed["paper_id"]}
 
-    # the dense side sees the new text
+    # both sides see the new text
     index = PaperIndex(small_chunks, embedder=counting)
-    hits = HybridRetriever(index).search("whispers", k=3)
-    assert hits[0].id == "study-2-on-speech-recognition"
+    dense = HybridRetriever(index).dense(rows[2]["abstract"], 3, Filters())
+    assert next(iter(dense)) == "study-2-on-speech-recognition"
+    assert [pid for pid, _ in index.catalog().search("whispers", 3)] == ["study-2-on-speech-recognition"]
 
     # growing it back adds chunks again
     rows[2] = paper_row(2, sentences=6)
