@@ -19,7 +19,7 @@ from assistant.evidence import TermWeights
 from assistant.filters import Filters
 from assistant.grounding import SupportScorer, check
 from assistant.index import DIRTY, PaperIndex
-from assistant.intent import Intent, adopt, names, parse, squash
+from assistant.intent import Intent, adopt, names, parse
 from assistant.llm import llm_configured, make_llm, verify_model
 from assistant.retrieval import FusionConfig, HybridRetriever
 from assistant.settings import Settings
@@ -57,7 +57,6 @@ class Assistant:
         self._fusion = fusion
         self.bar = bar or RelevanceBar()
         self._derived: tuple[str, TermWeights, CollectionSummary] | None = None
-        self._spelled: tuple[str, str] | None = None  # (catalog fingerprint, every title and abstract squashed)
         self._model_verified = False
 
     # -- set-up -----------------------------------------------------------------------------
@@ -121,29 +120,19 @@ class Assistant:
             path = self.settings.term_weights_path
             weights = TermWeights.load(path, catalog.fingerprint)
             if weights is None:
-                weights = TermWeights(f"{r['title']}\n{r.get('abstract', '')}" for r in catalog.records)
+                weights = TermWeights(f"{r['title']}\n{r.get('abstract', '')}" for r in catalog.iter_records())
                 if catalog.fingerprint != DIRTY:
                     weights.save(path, catalog.fingerprint)
             self._derived = (catalog.fingerprint, weights, CollectionSummary(catalog.count(), *catalog.dates()))
         return self._derived[1], self._derived[2]
-
-    @staticmethod
-    def _organizations(records: list[dict[str, Any]]) -> set[str]:
-        """The organisations the collection records: the only ones a question can name."""
-        return {r["organization"] for r in records if r.get("organization")}
 
     def unknown_names(self, intent: Intent) -> list[str]:
         """The names a fact question asks about ("MT-Bench", "GPT-4o") that no paper of the
         collection mentions, in any spelling of hyphens, spaces and case: a figure about them
         cannot be in the collection."""
         asked = names(intent.query) if intent.shape == "fact" else []
-        if not asked:
-            return []
-        catalog = self.index.catalog()
-        if self._spelled is None or self._spelled[0] != catalog.fingerprint:
-            text = squash("\n".join(f"{r['title']} {r.get('abstract', '')}" for r in catalog.records))
-            self._spelled = (catalog.fingerprint, text)
-        return [name for name in asked if squash(name) not in self._spelled[1]]
+        catalog = self.index.catalog() if asked else None
+        return [name for name in asked if catalog is not None and not catalog.mentions(name)]
 
     def summary(self) -> CollectionSummary:
         """How many papers the collection holds and the range of their dates."""
@@ -204,7 +193,8 @@ class Assistant:
             yield self._finished(result, time.perf_counter() - started, 0, started)
             return
         if intent.metadata_only and restrict is None:
-            result = extractive.metadata_answer(intent, catalog.records, summary, weights)
+            result = extractive.metadata_answer(intent, *catalog.select(intent.filters, intent.superlative), summary,
+                                                weights)
             result.seconds = result.usage.retrieval_seconds = time.perf_counter() - started
             yield result
             return

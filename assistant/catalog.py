@@ -23,6 +23,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.filters import Filters
+from assistant.intent import squash
 from ingest.papers import normalise_arxiv, normalise_doi, normalise_title
 
 SCHEMA_VERSION = "2"
@@ -170,6 +171,47 @@ class Catalog:
             where.append(f"{present} IS NOT NULL")
         sql = "SELECT paper_id FROM papers" + (f" WHERE {' AND '.join(where)}" if where else "")
         return {r[0] for r in self._db.execute(sql, params)}
+
+    def select(self, filters: Filters, extreme: tuple[str, bool] | None = None,
+               limit: int = 50) -> tuple[int, list[dict[str, Any]]]:
+        """The papers `filters` allow (with `extreme` = (field, highest), only those at that field's
+        highest or lowest value among them, ties included): how many, and the first `limit` by date
+        and title. Indexed queries, whatever the collection's size."""
+        where, params = filters.to_sql()
+        if extreme is not None:
+            key, highest = extreme
+            if key not in _FILTERED:
+                raise ValueError(f"no extreme of {key!r}: only of {sorted(_FILTERED)}")
+            where.append(f"{key} IS NOT NULL")
+            condition = " AND ".join(where)
+            value = self._db.execute(f"SELECT {'MAX' if highest else 'MIN'}({key}) FROM papers WHERE {condition}",
+                                     params).fetchone()[0]
+            if value is None:
+                return 0, []
+            where.append(f"{key} = ?")
+            params.append(value)
+        condition = " AND ".join(where) or "1"
+        count = int(self._db.execute(f"SELECT COUNT(*) FROM papers WHERE {condition}", params).fetchone()[0])
+        rows = self._db.execute(f"SELECT * FROM papers WHERE {condition} ORDER BY COALESCE(published_ord, 0), title "
+                                "LIMIT ?", [*params, limit])
+        return count, [_record(r) for r in rows]
+
+    def mentions(self, name: str) -> bool:
+        """Whether any paper's title or abstract holds `name` in some spelling of hyphens, spaces
+        and case ("CIFAR-10" for "cifar10", "MTBench" for "MT-Bench"): the keyword index finds
+        the papers holding the name's words, split as written, at case and digit changes, or run
+        together, and those are compared with every separator taken out."""
+        target = squash(name)
+        pieces = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", name)
+        for words in (keyword_terms(name), keyword_terms(" ".join(pieces)), keyword_terms(target)):
+            if not words:
+                continue
+            match = " AND ".join(f'"{w}"' for w in dict.fromkeys(words))
+            rows = self._db.execute("SELECT p.title, p.abstract FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid "
+                                    "WHERE papers_fts MATCH ? LIMIT 50", (match,))
+            if any(target in squash(f"{title} {abstract}") for title, abstract in rows):
+                return True
+        return False
 
     def organizations(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT DISTINCT organization FROM papers WHERE organization IS NOT NULL")}

@@ -91,40 +91,32 @@ def _superlative(intent: Intent, relevant: list[tuple[float, Hit]], hits: list[H
     return Answer(text=text, citations=citations, mode="extractive", retrieved=hits)
 
 
-def metadata_answer(intent: Intent, records: list[dict], summary: CollectionSummary,
-                    weights: TermWeights, limit: int = 50) -> Answer:
-    """Exact answers from metadata: every paper matching the filters, or those at the extreme of
-    a superlative ("the most authors"), with ties."""
-    matching = [r for r in records if intent.filters.matches(r)]
+def metadata_answer(intent: Intent, count: int, matching: list[dict], summary: CollectionSummary,
+                    weights: TermWeights) -> Answer:
+    """Exact answers from metadata: the `count` papers matching the filters, or those at the
+    extreme of a superlative ("the most authors"), ties included; `matching` holds the first of
+    them by date (`Catalog.select`), the ones listed."""
     what = "matches"
-    if intent.superlative:
+    if intent.superlative and matching:
         key, highest = intent.superlative
-        known = [r for r in matching if r.get(key) is not None]
-        if known:
-            extreme = (max if highest else min)(r[key] for r in known)
-            matching = [r for r in known if r[key] == extreme]
-            field = _KEYS.get(key, key)
-            extreme_is = (f"the {'most recent' if highest else 'earliest'} publication date" if key == "published_ord"
-                          else f"the {'most' if highest else 'fewest'} {field}")
-            what = f"{'has' if len(matching) == 1 else 'have'} {extreme_is} ({_show(key, matching[0])})"
-        else:
-            matching = []
+        field = _KEYS.get(key, key)
+        extreme_is = (f"the {'most recent' if highest else 'earliest'} publication date" if key == "published_ord"
+                      else f"the {'most' if highest else 'fewest'} {field}")
+        what = f"{'has' if count == 1 else 'have'} {extreme_is} ({_show(key, matching[0])})"
     if not matching:
         scope = intent.filters.describe()
         reason = f"no paper's metadata matches ({scope})" if scope else "no paper's metadata matches"
         return Answer(text=abstention(summary, reason), citations=[], mode="extractive", abstained=True)
-    matching.sort(key=lambda r: (r.get("published_ord") or 0, r["title"]))
     hits = [Hit(id=r["paper_id"], title=r["title"], published=r.get("published"), score=1.0,
                 text=r.get("abstract", ""), abstract=r.get("abstract", ""), authors=r.get("authors"))
-            for r in matching[:limit]]
+            for r in matching]
     citations = [cite(h, intent.query, weights, i) for i, h in enumerate(hits, start=1)]
     for c, r in zip(citations, matching, strict=False):
         c.authors = r.get("authors")
-    count = len(matching)
     scope = intent.filters.describe()
     head = f"{_plural(count, 'paper')} in the collection " + (what if intent.superlative else _agree(count, "match"))
     head += f" ({scope})" if scope and not intent.superlative else ""
-    shown = "" if count <= limit else f" (the first {limit} by date are listed)"
+    shown = "" if count <= len(matching) else f" (the first {len(matching)} by date are listed)"
     lines = [f"- **{c.title}** ({_meta(c, matching[i - 1])}) [{c.marker}]" for i, c in enumerate(citations, start=1)]
     return Answer(text=f"{head}{shown}:\n" + "\n".join(lines), citations=citations, mode="extractive", retrieved=hits)
 
