@@ -32,6 +32,7 @@ _KEYS = ("title_key", "arxiv_key", "doi_key")  # normalised identity keys (`inge
 _FILTERED = {"published_ord", "authors", "upvotes"}
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # words of two characters or more, as bm25s and the old index read them
 _BATCH = 500  # ids per `IN (…)` query
+_MENTION_ROWS = 200  # papers `mentions` compares for one spelling before it scans them all
 _STOPWORDS = frozenset(STOPWORDS_EN)
 _stemmer = Stemmer.Stemmer("english")
 
@@ -199,19 +200,29 @@ class Catalog:
     def mentions(self, name: str) -> bool:
         """Whether any paper's title or abstract holds `name` in some spelling of hyphens, spaces
         and case ("CIFAR-10" for "cifar10", "MTBench" for "MT-Bench"): the keyword index finds
-        the papers holding the name's words, split as written, at case and digit changes, or run
-        together, and those are compared with every separator taken out."""
+        the papers holding the name's words in a row, split as written, at case and digit changes,
+        or run together, and those are compared with every separator taken out. A name with a piece the
+        index does not hold (a single character, a stopword), or whose words are in too many papers
+        to look at, is looked for in every paper."""
         target = squash(name)
         pieces = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", name)
-        for words in (keyword_terms(name), keyword_terms(" ".join(pieces)), keyword_terms(target)):
-            if not words:
-                continue
-            match = " AND ".join(f'"{w}"' for w in dict.fromkeys(words))
+        spellings = [w for w in (keyword_terms(name), keyword_terms(" ".join(pieces)), keyword_terms(target)) if w]
+        # the words in a row; then with the last one as a prefix ("CNN" for "CNNs", whose stem stays "cnns")
+        complete = all(keyword_terms(piece) for piece in pieces)
+        for match in [f'"{" ".join(w)}"' for w in spellings] + [f'"{" ".join(w)}" *' for w in spellings]:
             rows = self._db.execute("SELECT p.title, p.abstract FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid "
-                                    "WHERE papers_fts MATCH ? LIMIT 50", (match,))
+                                    f"WHERE papers_fts MATCH ? LIMIT {_MENTION_ROWS}", (match,)).fetchall()
             if any(target in squash(f"{title} {abstract}") for title, abstract in rows):
                 return True
-        return False
+            complete = complete and len(rows) < _MENTION_ROWS
+        if complete:
+            return False
+        # a piece the keyword index does not hold ("1-For-1": a digit, a stopword), or words so common
+        # that the papers looked at were not all of them: every paper is scanned, in SQLite
+        text = "LOWER(title || ' ' || abstract)"
+        for separator in ("-", " ", ".", "_", "/", ",", "\n"):
+            text = f"REPLACE({text}, '{separator}', '')"
+        return self._db.execute(f"SELECT 1 FROM papers WHERE {text} LIKE ? LIMIT 1", (f"%{target}%",)).fetchone() is not None
 
     def organizations(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT DISTINCT organization FROM papers WHERE organization IS NOT NULL")}
@@ -249,8 +260,13 @@ class Catalog:
                 raise ValueError("restrict to at most 50,000 papers; use filters for larger sets")
             where.append(f"p.paper_id IN ({', '.join('?' * len(restrict))})")
             params.extend(sorted(restrict))
-        sql = ("SELECT p.paper_id, -bm25(papers_fts) AS score FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid "
-               f"WHERE papers_fts MATCH ? {''.join(' AND ' + w for w in where)} ORDER BY bm25(papers_fts) LIMIT ?")
+        if where:  # each match is joined to its paper's columns before the ranking
+            sql = ("SELECT p.paper_id, -bm25(papers_fts) AS score FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid "
+                   f"WHERE papers_fts MATCH ? {''.join(' AND ' + w for w in where)} ORDER BY bm25(papers_fts) LIMIT ?")
+        else:  # rank first, then look up only the top k's ids (a third faster on large collections)
+            sql = ("SELECT p.paper_id, top.score FROM (SELECT rowid, -bm25(papers_fts) AS score FROM papers_fts "
+                   "WHERE papers_fts MATCH ? ORDER BY bm25(papers_fts) LIMIT ?) AS top JOIN papers p ON p.rowid = top.rowid "
+                   "ORDER BY top.score DESC")
         rows = self._db.execute(sql, [match, *params, k]).fetchall()
         return [(r[0], float(r[1])) for r in rows if r[1] > 0]
 

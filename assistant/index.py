@@ -101,6 +101,7 @@ class PaperIndex:
         self._pulled = 0  # highest change number pulled by this process while the index was dirty
         self._next_seq = 0  # during a write: the next change number to give out
         self.last_pull = 0  # records (and tombstones) the last catch-up of the catalog read from Chroma
+        self._chunks: tuple[str, int] | None = None  # (generation, chunk count)
 
     # -- the pieces -------------------------------------------------------------------------
     @property
@@ -238,6 +239,14 @@ class PaperIndex:
 
     def count_papers(self) -> int:
         return self.catalog().count()
+
+    def count_chunks(self) -> int:
+        """The chunks in the collection, counted once per generation: Chroma counts them anew on
+        every call, which takes longer than a search on a large collection."""
+        generation = self.catalog().fingerprint
+        if self._chunks is None or self._chunks[0] != generation or generation == DIRTY:
+            self._chunks = (generation, self.collection.count())
+        return self._chunks[1]
 
     def require_papers(self) -> None:
         if self.count_papers() == 0:

@@ -74,7 +74,7 @@ class HybridRetriever:
         fetching metadata for every candidate chunk costs more than the search, and only the final
         hits need their text."""
         collection = self.index.collection
-        total = collection.count()
+        total = self.index.count_chunks()
         if total == 0:
             return {}
         embedding: Any = [self.index.query_embedding(query)]
