@@ -43,14 +43,14 @@ class Case:
 
 def cases(assistant: Assistant, split: str) -> list[Case]:
     weights, _ = assistant._collection_stats()
-    records = {r["paper_id"]: r for r in assistant.index.catalog().records}
-    organizations = assistant._organizations(list(records.values()))
+    catalog = assistant.index.catalog()
+    organizations = catalog.organizations()
     out = []
     for q in load_questions(split):
         intent = parse(q.question, Filters.from_kwargs(**q.filters), organizations=organizations)
         if intent.metadata_only:
             continue
-        hits = assistant.candidates(intent, records)
+        hits = assistant.candidates(intent)
         groups = term_groups(intent.subject)
         out.append(Case(q.kind, q.style, intent.is_list or intent.superlative is not None, set(q.gold),
                         [h.id for h in hits], np.array([h.similarity for h in hits]),
