@@ -71,7 +71,7 @@ class Assistant:
         if outdated:  # written by an earlier PaperScope, or its upgrade was interrupted: finish it
             from ingest.upgrade import upgrade
 
-            upgrade(self.settings, embedder=index.embedder, progress=self._progress)
+            upgrade(self.settings, embedder=self._embedder, progress=self._progress)
             index = PaperIndex(self.settings, embedder=index.embedder)
         if index.count_papers() == 0 and self.settings.collection == Settings.model_fields["collection"].default:
             from ingest.pipeline import ingest

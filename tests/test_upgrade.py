@@ -25,18 +25,21 @@ PAPERS = [
 ]
 
 
-def _write_old_layout(settings: Settings) -> None:
-    """What the earlier PaperScope stored: no `format` in the collection's metadata, the record on chunk 0."""
+def _write_old_layout(settings: Settings, whole: dict[str, list[float]] | None = None) -> None:
+    """What the earlier PaperScope stored: no `format` in the collection's metadata, the record on
+    chunk 0. A paper named in `whole` is one chunk, its whole abstract, with that vector (as
+    today's chunking cuts a short abstract); the others are cut at every sentence."""
     client = chromadb.PersistentClient(path=str(settings.chroma_path),
                                        settings=chromadb.Settings(anonymized_telemetry=False))
     collection = client.create_collection(settings.collection, embedding_function=None,
                                           metadata={"embedder": settings.embedder_id, "generation": "g1"})
     embedder = FakeEmbedding()
     for paper in PAPERS:
-        chunks = paper["abstract"].split(". ")
+        vector = (whole or {}).get(str(paper["paper_id"]))
+        chunks = [str(paper["abstract"])] if vector else str(paper["abstract"]).split(". ")
         collection.add(
             ids=[f"{paper['paper_id']}#{i}" for i in range(len(chunks))],
-            embeddings=[embedder.get_text_embedding(c) for c in chunks],  # type: ignore[arg-type]
+            embeddings=[vector] if vector else [embedder.get_text_embedding(c) for c in chunks],  # type: ignore[arg-type]
             documents=chunks,
             metadatas=[{**paper, "chunk": 0, "_node_content": json.dumps({"text": chunks[0]})},
                        *({"paper_id": paper["paper_id"], "chunk": i, "_node_content": "{}"}
@@ -71,3 +74,23 @@ def test_an_upgrade_killed_after_the_old_collection_went_is_finished_by_the_next
     assistant = Assistant(settings, embedder=FakeEmbedding())
     assert assistant.index.count_papers() == 2
     assert not settings.upgrade_path.exists()
+
+
+class Counting(FakeEmbedding):
+    texts: list[str] = []
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        self.texts.extend(texts)
+        return [self._vector(t) for t in texts]
+
+
+def test_an_upgrade_keeps_the_vectors_of_chunks_cut_as_before(settings: Settings) -> None:
+    marked = [1.0] + [0.0] * 63  # no text embeds to this
+    _write_old_layout(settings, whole={"private-tests": marked})
+    counting = Counting()
+    upgrade(settings, embedder=counting)
+    chunks = PaperIndex(settings, embedder=counting).collection.get(include=["embeddings"])
+    vectors = dict(zip(chunks["ids"], chunks["embeddings"], strict=True))
+    assert list(vectors["private-tests#0"]) == marked  # taken back, not embedded again
+    assert counting.texts and not any("Private hypothesis tests" in t for t in counting.texts)
+    assert not settings.upgrade_path.exists() and not settings.upgrade_path.with_suffix(".vectors.npz").exists()
